@@ -27,4 +27,10 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'vts_nb.losses.core.MemoryBank.update': ('losses_core.html#memorybank.update', 'vts_nb/losses/core.py'),
                                     'vts_nb.losses.core.check_inputs': ('losses_core.html#check_inputs', 'vts_nb/losses/core.py'),
                                     'vts_nb.losses.core.pairwise_similarity': ( 'losses_core.html#pairwise_similarity',
-                                                                                'vts_nb/losses/core.py')}}}
+                                                                                'vts_nb/losses/core.py')},
+            'vts_nb.losses.dsh': { 'vts_nb.losses.dsh.DSHLoss': ('dsh.html#dshloss', 'vts_nb/losses/dsh.py'),
+                                   'vts_nb.losses.dsh.DSHLoss.__init__': ('dsh.html#dshloss.__init__', 'vts_nb/losses/dsh.py'),
+                                   'vts_nb.losses.dsh.DSHLoss.extra_repr': ('dsh.html#dshloss.extra_repr', 'vts_nb/losses/dsh.py'),
+                                   'vts_nb.losses.dsh.DSHLoss.objective': ('dsh.html#dshloss.objective', 'vts_nb/losses/dsh.py'),
+                                   'vts_nb.losses.dsh.dsh_pair_terms': ('dsh.html#dsh_pair_terms', 'vts_nb/losses/dsh.py'),
+                                   'vts_nb.losses.dsh.dsh_regulariser': ('dsh.html#dsh_regulariser', 'vts_nb/losses/dsh.py')}}}
