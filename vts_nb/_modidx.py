@@ -49,4 +49,13 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'vts_nb.losses.hashnet.continuation_scale': ( 'hashnet.html#continuation_scale',
                                                                                      'vts_nb/losses/hashnet.py'),
                                        'vts_nb.losses.hashnet.hashnet_pair_terms': ( 'hashnet.html#hashnet_pair_terms',
-                                                                                     'vts_nb/losses/hashnet.py')}}}
+                                                                                     'vts_nb/losses/hashnet.py')},
+            'vts_nb.losses.idhn': { 'vts_nb.losses.idhn.IDHNLoss': ('idhn.html#idhnloss', 'vts_nb/losses/idhn.py'),
+                                    'vts_nb.losses.idhn.IDHNLoss.__init__': ('idhn.html#idhnloss.__init__', 'vts_nb/losses/idhn.py'),
+                                    'vts_nb.losses.idhn.IDHNLoss.extra_repr': ('idhn.html#idhnloss.extra_repr', 'vts_nb/losses/idhn.py'),
+                                    'vts_nb.losses.idhn.IDHNLoss.objective': ('idhn.html#idhnloss.objective', 'vts_nb/losses/idhn.py'),
+                                    'vts_nb.losses.idhn.IDHNLoss.relax': ('idhn.html#idhnloss.relax', 'vts_nb/losses/idhn.py'),
+                                    'vts_nb.losses.idhn.hard_mask': ('idhn.html#hard_mask', 'vts_nb/losses/idhn.py'),
+                                    'vts_nb.losses.idhn.idhn_pair_terms': ('idhn.html#idhn_pair_terms', 'vts_nb/losses/idhn.py'),
+                                    'vts_nb.losses.idhn.idhn_quantization': ('idhn.html#idhn_quantization', 'vts_nb/losses/idhn.py'),
+                                    'vts_nb.losses.idhn.soft_similarity': ('idhn.html#soft_similarity', 'vts_nb/losses/idhn.py')}}}
