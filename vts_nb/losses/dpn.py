@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['dpn_targets', 'DPNLoss']
 
-# %% ../../nbs/07f_dpn.ipynb #6737e15a
+# %% ../../nbs/07f_dpn.ipynb #585a3cc6
 import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import HashLoss
 from .csq import balanced_codes, separated_codes, label_targets, hamming
 
-# %% ../../nbs/07f_dpn.ipynb #f680ffa1
+# %% ../../nbs/07f_dpn.ipynb #ea85806b
 def dpn_targets(bits, num_classes, seed=0, faithful=False, p=0.5, tries=1000):
     "DPN class targets (num_classes, bits) in ±1 with floor(p*bits) entries -1 each; separated unless `faithful`."
     num_neg = int(p * bits)                                                # exactly floor(p q) bits are -1
@@ -23,7 +23,7 @@ def dpn_targets(bits, num_classes, seed=0, faithful=False, p=0.5, tries=1000):
     if faithful: return balanced_codes(num_classes, bits, num_neg, g)     # (C, q): one plain random draw
     return separated_codes(num_classes, bits, num_neg=num_neg, tries=tries, generator=g, what='DPN targets')  # (C, q)
 
-# %% ../../nbs/07f_dpn.ipynb #a78fa066
+# %% ../../nbs/07f_dpn.ipynb #f3087962
 class DPNLoss(HashLoss):
     "DPN polarization loss: mean over bits of max(margin - u * t, 0) with t the ±1 target code of each label."
     def __init__(self, bits, num_classes, num_train, faithful=False, seed=0, margin=1.0, p=0.5, tries=1000):
@@ -40,3 +40,5 @@ class DPNLoss(HashLoss):
         y, idx = self.check(u, y, idx)
         t = label_targets(y, self.targets, self.tie_bits)            # (B, q) ±1 targets
         return F.relu(self.margin - u * t).mean()                    # mean_ik max(m - u_ik t_ik, 0)
+
+    def extra_repr(self): return super().extra_repr() + f", margin={self.margin}, p={self.p}"
