@@ -25,6 +25,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'vts_nb.data.TensorImageDataset.num_classes': ('data.html#tensorimagedataset.num_classes', 'vts_nb/data.py'),
                              'vts_nb.data._check_indices': ('data.html#_check_indices', 'vts_nb/data.py'),
                              'vts_nb.data._cifar_help': ('data.html#_cifar_help', 'vts_nb/data.py'),
+                             'vts_nb.data._saved_seed': ('data.html#_saved_seed', 'vts_nb/data.py'),
                              'vts_nb.data.cifar10_split': ('data.html#cifar10_split', 'vts_nb/data.py'),
                              'vts_nb.data.class_split': ('data.html#class_split', 'vts_nb/data.py'),
                              'vts_nb.data.digits_split': ('data.html#digits_split', 'vts_nb/data.py'),

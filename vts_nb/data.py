@@ -8,7 +8,7 @@ __all__ = ['NORMS', 'CIFAR10_FILES', 'LIST_DATASETS', 'SPLITS', 'norm_stats', 'R
            'download_cifar10', 'cifar10_split', 'parse_list', 'list_transform', 'ListDataset', 'list_split',
            'retrieval_split']
 
-# %% ../nbs/04_data.ipynb #cba102b2
+# %% ../nbs/04_data.ipynb #aa055382
 import json, os, pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +16,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+from torchvision import transforms as T
+from torchvision.datasets import CIFAR10
+from torchvision.datasets.utils import check_integrity
+from PIL import Image
 from sklearn.datasets import load_digits
 
-# %% ../nbs/04_data.ipynb #24d712f3
+# %% ../nbs/04_data.ipynb #7340ab06
 NORMS = {"imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
          "half": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))}
 
@@ -32,7 +36,7 @@ def norm_stats(norm: str | None, in_chans: int = 3) -> tuple[torch.Tensor, torch
     elif in_chans != 3: raise ValueError(f"in_chans must be 1 or 3, got {in_chans}.")
     return mean.view(-1, 1, 1), std.view(-1, 1, 1)
 
-# %% ../nbs/04_data.ipynb #35b0aca4
+# %% ../nbs/04_data.ipynb #0d9addbb
 class ResizeNormalize:
     "Batched transform `(B, C, h, w)` (uint8 or float in [0,1]) -> float `(B, in_chans, img_size, img_size)`, normalised."
     def __init__(self, img_size: int, in_chans: int = 3, norm: str | None = "imagenet"):
@@ -54,7 +58,7 @@ class ResizeNormalize:
 
     def __repr__(self): return f"ResizeNormalize(img_size={self.img_size}, in_chans={self.in_chans}, norm={self.norm!r})"
 
-# %% ../nbs/04_data.ipynb #4061ff1b
+# %% ../nbs/04_data.ipynb #664947cf
 class TensorImageDataset(Dataset):
     "Images `(M, C, h, w)` and labels `(M, K)` in memory; item `i` -> `(image (C', H, W) float, label (K,) float, i)`."
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform=None, cache_mb: float = 256):
@@ -77,7 +81,7 @@ class TensorImageDataset(Dataset):
     @property
     def num_classes(self): return self.labels.shape[1]
 
-# %% ../nbs/04_data.ipynb #a28d3dee
+# %% ../nbs/04_data.ipynb #a5452d28
 def class_split(targets, n_query: int, n_train: int, seed: int = 0, database_includes_train: bool = False,
                 num_classes: int | None = None) -> dict[str, np.ndarray]:
     "Per-class random split of integer `targets` into sorted `query` / `train` / `database` index arrays."
@@ -94,7 +98,7 @@ def class_split(targets, n_query: int, n_train: int, seed: int = 0, database_inc
     database = rest + train if database_includes_train else rest
     return {k: np.sort(np.concatenate(v)) for k, v in dict(query=query, train=train, database=database).items()}
 
-# %% ../nbs/04_data.ipynb #a8f89b30
+# %% ../nbs/04_data.ipynb #21d129f2
 @dataclass
 class RetrievalSplit:
     "Train / query / database datasets of one retrieval benchmark, with the indices that define the split."
@@ -120,6 +124,10 @@ class RetrievalSplit:
         return (f"RetrievalSplit({self.name!r}: train {len(self.train)}, query {len(self.query)}, "
                 f"database {len(self.database)}, {self.num_classes} classes, topk={self.topk})")
 
+def _saved_seed(indices):
+    "The seed recorded in a saved split file (None for an in-memory dict)."
+    return json.loads(Path(indices).read_text()).get("seed") if isinstance(indices, (str, Path)) else None
+
 def load_indices(path) -> dict[str, np.ndarray]:
     "Read the `query`/`train`/`database` index arrays saved by `RetrievalSplit.save_indices`."
     d = json.loads(Path(path).read_text())
@@ -127,9 +135,13 @@ def load_indices(path) -> dict[str, np.ndarray]:
     if missing: raise ValueError(f"{path} is not a saved split: it lacks {missing}.")
     return {k: np.asarray(d[k], dtype=np.int64) for k in ("query", "train", "database")}
 
-def _check_indices(ind: dict, pool_size: int, where: str) -> dict[str, np.ndarray]:
-    "Validate reloaded split indices: in range, and the query set disjoint from train and database."
-    if isinstance(ind, (str, Path)): ind = load_indices(ind)
+def _check_indices(ind, pool_size: int, where: str) -> dict[str, np.ndarray]:
+    "Validate reloaded split indices (a dict or a saved JSON file): right dataset, in range, query disjoint from the rest."
+    if isinstance(ind, (str, Path)):
+        saved = json.loads(Path(ind).read_text()).get("name", "")
+        if saved.split("@")[0] != where:
+            raise ValueError(f"{ind} holds a split of {saved!r}, not of {where}; use a split saved for {where}.")
+        ind = load_indices(ind)
     ind = {k: np.asarray(ind[k], dtype=np.int64) for k in ("query", "train", "database")}
     for k, v in ind.items():
         if len(v) and (v.min() < 0 or v.max() >= pool_size):
@@ -139,7 +151,7 @@ def _check_indices(ind: dict, pool_size: int, where: str) -> dict[str, np.ndarra
         raise ValueError(f"Split indices for {where}: the query set overlaps train or database.")
     return ind
 
-# %% ../nbs/04_data.ipynb #c2db397d
+# %% ../nbs/04_data.ipynb #10249b95
 def digits_split(img_size: int = 32, in_chans: int = 3, seed: int = 0, n_query: int = 20, n_train: int = 50,
                  database_includes_train: bool = False, norm: str | None = "imagenet",
                  indices=None) -> RetrievalSplit:
@@ -150,12 +162,13 @@ def digits_split(img_size: int = 32, in_chans: int = 3, seed: int = 0, n_query: 
     labels = F.one_hot(torch.as_tensor(targets), 10).float()                            # (1797, 10) one-hot
     ind = (class_split(targets, n_query, n_train, seed, database_includes_train) if indices is None
            else _check_indices(indices, len(images), "digits"))
+    seed = seed if indices is None else _saved_seed(indices)
     tfm = ResizeNormalize(img_size, in_chans, norm)                                    # -> (C, img_size, img_size)
     sets = {k: TensorImageDataset(images[v], labels[v], tfm) for k, v in ind.items()}   # transformed once if small
     name = "digits@All" if database_includes_train else "digits"
     return RetrievalSplit(sets["train"], sets["query"], sets["database"], 10, name, ind, None, seed, norm)
 
-# %% ../nbs/04_data.ipynb #c91fa53a
+# %% ../nbs/04_data.ipynb #c3e755a4
 def show_split(split: RetrievalSplit, n: int = 8, path=None):
     "Plot `n` images of each role (query, train, database) with their class; save to `path` if given."
     import matplotlib.pyplot as plt
@@ -173,7 +186,7 @@ def show_split(split: RetrievalSplit, n: int = 8, path=None):
     if path is not None: fig.savefig(path, dpi=80)
     return fig
 
-# %% ../nbs/04_data.ipynb #91f6881a
+# %% ../nbs/04_data.ipynb #7dd8555f
 CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch")
 
 def _cifar_help(root) -> str:
@@ -187,8 +200,6 @@ def read_cifar10(root, verify: bool = True) -> tuple[torch.Tensor, np.ndarray]:
     missing = [f for f in CIFAR10_FILES if not (folder / f).is_file()]
     if missing: raise FileNotFoundError(f"CIFAR-10 not found: missing {', '.join(missing)} in {folder}. {_cifar_help(root)}")
     if verify:
-        from torchvision.datasets import CIFAR10
-        from torchvision.datasets.utils import check_integrity
         md5 = dict(CIFAR10.train_list + CIFAR10.test_list)
         bad = [f for f in CIFAR10_FILES if not check_integrity(str(folder / f), md5[f])]
         if bad: raise RuntimeError(f"CIFAR-10 files {', '.join(bad)} in {folder} do not match the official checksums "
@@ -202,11 +213,10 @@ def read_cifar10(root, verify: bool = True) -> tuple[torch.Tensor, np.ndarray]:
 
 def download_cifar10(root) -> Path:
     "Download and extract CIFAR-10 into `root` with torchvision (needs internet)."
-    from torchvision.datasets import CIFAR10
     for train in (True, False): CIFAR10(str(root), train=train, download=True)
     return Path(root) / "cifar-10-batches-py"
 
-# %% ../nbs/04_data.ipynb #3f8bd1f1
+# %% ../nbs/04_data.ipynb #7b060245
 def cifar10_split(root="data", img_size: int = 224, in_chans: int = 3, seed: int = 0,
                   database_includes_train: bool = False, n_query: int = 100, n_train: int = 500,
                   norm: str | None = "imagenet", indices=None, download: bool = False,
@@ -216,13 +226,14 @@ def cifar10_split(root="data", img_size: int = 224, in_chans: int = 3, seed: int
     images, targets = read_cifar10(root, verify)
     labels = F.one_hot(torch.as_tensor(targets), 10).float()                                 # (60000, 10)
     ind = (class_split(targets, n_query, n_train, seed, database_includes_train, num_classes=10) if indices is None
-           else _check_indices(indices, len(images), "CIFAR-10"))
+           else _check_indices(indices, len(images), "cifar10"))
+    seed = seed if indices is None else _saved_seed(indices)
     tfm = ResizeNormalize(img_size, in_chans, norm)                                          # 32 -> img_size, no augmentation
     sets = {k: TensorImageDataset(images[v], labels[v], tfm) for k, v in ind.items()}
     name = "cifar10@All" if database_includes_train else "cifar10@54000"
     return RetrievalSplit(sets["train"], sets["query"], sets["database"], 10, name, ind, None, seed, norm)
 
-# %% ../nbs/04_data.ipynb #1f66c8d0
+# %% ../nbs/04_data.ipynb #3904bb52
 def parse_list(list_file, num_classes: int | None = None) -> tuple[list[str], torch.Tensor, list[int]]:
     "Read a `path l_1 ... l_K` list file -> paths, a float `(M, K)` 0/1 label matrix, and each entry's line number."
     paths, labels, lines = [], [], []
@@ -241,10 +252,9 @@ def parse_list(list_file, num_classes: int | None = None) -> tuple[list[str], to
     if not paths: raise ValueError(f"{list_file} has no entries.")
     return paths, torch.tensor(labels, dtype=torch.float32), lines
 
-# %% ../nbs/04_data.ipynb #760e9362
+# %% ../nbs/04_data.ipynb #fc0338e1
 def list_transform(train: bool, img_size: int = 224, norm: str | None = "imagenet", resize: int | None = None):
     "Spec §3: resize the shorter side to 256, then random crop 224 + horizontal flip (train) or center crop (eval)."
-    from torchvision import transforms as T
     resize = resize or round(img_size * 256 / 224)
     crop = [T.RandomHorizontalFlip(), T.RandomCrop(img_size)] if train else [T.CenterCrop(img_size)]
     mean, std = norm_stats(norm, 3)
@@ -273,7 +283,6 @@ class ListDataset(Dataset):
     def __len__(self): return len(self.paths)
 
     def __getitem__(self, i):
-        from PIL import Image
         try: img = Image.open(self.paths[i]).convert("RGB")
         except FileNotFoundError: raise FileNotFoundError(self._missing(self.paths[i], self.lines[i])) from None
         x = self.transform(img) if self.transform is not None else torch.from_numpy(np.array(img)).permute(2, 0, 1)
@@ -282,7 +291,7 @@ class ListDataset(Dataset):
     @property
     def num_classes(self): return self.labels.shape[1]
 
-# %% ../nbs/04_data.ipynb #3b9051c3
+# %% ../nbs/04_data.ipynb #cba4d542
 LIST_DATASETS = {"imagenet100": dict(num_classes=100, topk=1000),
                  "nuswide21": dict(num_classes=21, topk=5000),
                  "coco": dict(num_classes=80, topk=5000)}
@@ -304,7 +313,7 @@ def list_split(name: str, list_dir, image_root=None, img_size: int = 224, norm: 
     return RetrievalSplit(sets["train"], sets["query"], sets["database"], info["num_classes"], name, {}, info["topk"],
                           None, norm)
 
-# %% ../nbs/04_data.ipynb #91fecab6
+# %% ../nbs/04_data.ipynb #533be31c
 SPLITS = ("digits", "digits@All", "cifar10", "cifar10@All", *LIST_DATASETS)
 
 def retrieval_split(name: str = "digits", root="data", **kw) -> RetrievalSplit:

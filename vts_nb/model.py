@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['VIT_PRESETS', 'CNN_FEATURES', 'BACKBONES', 'HashHead', 'encode', 'HashModel', 'hash_model', 'size_table']
 
-# %% ../nbs/05_hash_model.ipynb #8a685903
+# %% ../nbs/05_hash_model.ipynb #86c1c8c7
 import torch
 from torch import nn
 import torchvision
@@ -14,7 +14,7 @@ from .patch import check_image
 from .vit import ViTConfig, VisionTransformer
 from .pretrained import load_vit
 
-# %% ../nbs/05_hash_model.ipynb #c89b1eda
+# %% ../nbs/05_hash_model.ipynb #e8f87878
 class HashHead(nn.Module):
     "Token features `(B, T, D)` (or pooled `(B, F)`) -> continuous codes `u` `(B, bits)`."
     def __init__(self, in_features: int, bits: int, pool: str = "all", head: str = "mlp",
@@ -39,7 +39,7 @@ class HashHead(nn.Module):
             te = te[:, 0] if self.pool == "cls" else te.flatten(1)             # (B, D) or (B, (N+1) D)
         return self.layers(te)                                                 # (B, bits)
 
-# %% ../nbs/05_hash_model.ipynb #92eda680
+# %% ../nbs/05_hash_model.ipynb #b697f27f
 def encode(u) -> torch.Tensor:
     "Binary codes `sign(u)` as a float tensor of +1/-1, with `sign(0) := +1`; raises on NaN."
     u = torch.as_tensor(u)
@@ -48,7 +48,7 @@ def encode(u) -> torch.Tensor:
     dtype = u.dtype if u.is_floating_point() else torch.float32
     return torch.where(u >= 0, 1., -1.).to(dtype)                            # (..., bits) in {-1, +1}
 
-# %% ../nbs/05_hash_model.ipynb #31c5af2e
+# %% ../nbs/05_hash_model.ipynb #cffb02ba
 class HashModel(nn.Module):
     "A backbone and a `HashHead`: images `(B, C, H, W)` -> continuous codes `u` `(B, bits)`."
     def __init__(self, backbone: nn.Module, head: HashHead, img_size: int, in_chans: int = 3,
@@ -71,12 +71,12 @@ class HashModel(nn.Module):
         n = lambda m: sum(p.numel() for p in m.parameters())
         return dict(backbone=n(self.backbone), head=n(self.head), total=n(self))
 
-# %% ../nbs/05_hash_model.ipynb #40b23ddb
+# %% ../nbs/05_hash_model.ipynb #88f53e8f
 VIT_PRESETS = {"vit_tiny": ViTConfig.tiny, "vts16": ViTConfig.vit_b16, "vts32": ViTConfig.vit_b32}
 CNN_FEATURES = {"alexnet": 4096, "resnet50": 2048}
 BACKBONES = (*VIT_PRESETS, "timm:<name>", *CNN_FEATURES)
 
-# %% ../nbs/05_hash_model.ipynb #9ff12a28
+# %% ../nbs/05_hash_model.ipynb #f09d98cf
 def _vit_backbone(backbone, pretrained, img_size, in_chans, weights, **cfg_kw):
     "Our ViT from a preset, randomly initialised or with the ImageNet-21k weights."
     if pretrained:
@@ -114,7 +114,7 @@ def _cnn_backbone(name, pretrained, img_size, in_chans):
         m.fc = nn.Identity()                                                     # (B, 2048) pooled features
     return m, CNN_FEATURES[name], CNN_FEATURES[name], img_size, "forward"
 
-# %% ../nbs/05_hash_model.ipynb #588bb2bd
+# %% ../nbs/05_hash_model.ipynb #68a60a75
 def hash_model(backbone: str, bits: int, pool: str = "all", pretrained: bool = False, img_size: int | None = None,
                in_chans: int = 3, head: str | None = None, hidden: int = 1024, dropout: float = 0.5,
                init: str = "vts", weights=None, **kw) -> HashModel:
@@ -139,7 +139,7 @@ def hash_model(backbone: str, bits: int, pool: str = "all", pretrained: bool = F
     hh = HashHead(in_features if pool == "all" else dim, bits, pool, head, hidden, dropout, init)
     return HashModel(net, hh, size, in_chans, name=backbone, feature_fn=fn)
 
-# %% ../nbs/05_hash_model.ipynb #f8d27319
+# %% ../nbs/05_hash_model.ipynb #0e141f74
 def size_table(bits: int = 64, models=(("vts16", "all", None), ("vts16", "cls", None), ("vts16", "cls", "linear"),
                                        ("vts32", "all", None), ("vts32", "cls", None), ("alexnet", "all", None),
                                        ("resnet50", "all", None))) -> list[dict]:
