@@ -6,7 +6,7 @@
 __all__ = ['LOSSES', 'make_loss', 'seed_everything', 'default_device', 'loader', 'encode_dataset', 'evaluate', 'save_checkpoint',
            'load_checkpoint', 'fit', 'plot_history', 'split_for_model', 'main']
 
-# %% ../nbs/08_train.ipynb #e56cc0f8
+# %% ../nbs/08_train.ipynb #d9e02f34
 import json, os, random, tempfile, time
 from pathlib import Path
 import numpy as np
@@ -26,7 +26,7 @@ from .losses.idhn import IDHNLoss
 from .losses.csq import CSQLoss
 from .losses.dpn import DPNLoss
 
-# %% ../nbs/08_train.ipynb #14d83bec
+# %% ../nbs/08_train.ipynb #1c761c15
 LOSSES = {"dsh": DSHLoss, "hashnet": HashNetLoss, "greedyhash": GreedyHashLoss,
           "idhn": IDHNLoss, "csq": CSQLoss, "dpn": DPNLoss}
 
@@ -36,7 +36,7 @@ def make_loss(name: str, bits: int, num_classes: int, num_train: int, faithful: 
         raise ValueError(f"Unknown loss {name!r}; choose one of {sorted(LOSSES)}.")
     return LOSSES[name](bits=bits, num_classes=num_classes, num_train=num_train, faithful=faithful, seed=seed, **kw)
 
-# %% ../nbs/08_train.ipynb #e818b63b
+# %% ../nbs/08_train.ipynb #df866d4d
 def seed_everything(seed: int):
     "Seed Python, NumPy and torch (CPU and CUDA)."
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
@@ -53,7 +53,7 @@ def loader(ds, batch_size: int, train: bool = False, seed: int = 0, device=None)
     pin = torch.device(device or "cpu").type == "cuda"
     return DataLoader(ds, batch_size=batch_size, shuffle=train, drop_last=train, generator=g, pin_memory=pin)
 
-# %% ../nbs/08_train.ipynb #18a13459
+# %% ../nbs/08_train.ipynb #08ce421a
 @torch.no_grad()
 def encode_dataset(model: nn.Module, ds, batch_size: int = 256, device=None, progress: bool = False):
     "±1 codes `(n, bits)` and label vectors `(n, C)` for every item of `ds`, in dataset order."
@@ -72,7 +72,7 @@ def evaluate(model: nn.Module, split: RetrievalSplit, topk: int | None = None, b
     dB, dL = encode_dataset(model, split.database, batch_size, device)
     return mean_average_precision(qB, dB, qL, dL, topk=topk)
 
-# %% ../nbs/08_train.ipynb #90c8e59e
+# %% ../nbs/08_train.ipynb #35147d33
 def save_checkpoint(path, **state):
     "Write `state` (tensors, numbers, strings, dicts, lists) to `path` atomically."
     path = Path(path)
@@ -97,7 +97,7 @@ def load_checkpoint(path, keys=("model", "loss", "optimizer", "epoch")) -> dict:
         raise ValueError(f"{path} is not a vts-nb checkpoint: expected the entries {list(keys)}.")
     return state
 
-# %% ../nbs/08_train.ipynb #645d0297
+# %% ../nbs/08_train.ipynb #787d07c3
 def _restore(ckpt, model, loss, opt, config):
     state = load_checkpoint(ckpt)
     if state.get("config", {}) != config:
@@ -110,7 +110,7 @@ def _restore(ckpt, model, loss, opt, config):
     if "rng" in state: torch.set_rng_state(state["rng"])
     return state["epoch"] + 1, state.get("history", [])
 
-# %% ../nbs/08_train.ipynb #fb22e2a8
+# %% ../nbs/08_train.ipynb #0bd9e75a
 def fit(model: nn.Module, loss: nn.Module, split: RetrievalSplit, epochs: int = 10, lr: float = 1e-3,
         batch_size: int = 32, weight_decay: float = 0., device=None, eval_every: int | None = None,
         topk: int | None = None, ckpt=None, seed: int = 0, progress: bool = True) -> list[dict]:
@@ -142,7 +142,7 @@ def fit(model: nn.Module, loss: nn.Module, split: RetrievalSplit, epochs: int = 
                             epoch=epoch, history=history, rng=torch.get_rng_state(), config=config)
     return history
 
-# %% ../nbs/08_train.ipynb #a247dfb3
+# %% ../nbs/08_train.ipynb #307b860c
 def plot_history(history: list[dict], title: str = "", chance: float | None = None):
     "Training loss and mAP per epoch, side by side; returns the figure."
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
@@ -155,7 +155,7 @@ def plot_history(history: list[dict], title: str = "", chance: float | None = No
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08_train.ipynb #f6903b6e
+# %% ../nbs/08_train.ipynb #619d8340
 def split_for_model(dataset: str, root, model: nn.Module, seed: int = 0, indices_file=None) -> RetrievalSplit:
     "The retrieval split `dataset` at `model`'s input size; reuses the split saved in `indices_file` if it exists."
     kw = dict(img_size=model.img_size)
