@@ -186,6 +186,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'vts_nb.pretrained._check_name': ('pretrained.html#_check_name', 'vts_nb/pretrained.py'),
                                    'vts_nb.pretrained._drop_classifier': ('pretrained.html#_drop_classifier', 'vts_nb/pretrained.py'),
                                    'vts_nb.pretrained._instructions': ('pretrained.html#_instructions', 'vts_nb/pretrained.py'),
+                                   'vts_nb.pretrained.atomic_write': ('pretrained.html#atomic_write', 'vts_nb/pretrained.py'),
                                    'vts_nb.pretrained.hub_reachable': ('pretrained.html#hub_reachable', 'vts_nb/pretrained.py'),
                                    'vts_nb.pretrained.hub_weights': ('pretrained.html#hub_weights', 'vts_nb/pretrained.py'),
                                    'vts_nb.pretrained.load_vit': ('pretrained.html#load_vit', 'vts_nb/pretrained.py'),
