@@ -6,8 +6,8 @@
 __all__ = ['LOSSES', 'make_loss', 'seed_everything', 'default_device', 'loader', 'encode_dataset', 'evaluate', 'save_checkpoint',
            'load_checkpoint', 'fit', 'plot_history', 'split_for_model', 'main']
 
-# %% ../nbs/08_train.ipynb #e56cc0f8
-import json, os, random, tempfile, time
+# %% ../nbs/08_train.ipynb #b3b6738b
+import json, random, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from fastcore.script import call_parse
 from .data import digits_split, retrieval_split, load_indices, RetrievalSplit, SPLITS
 from .model import hash_model, encode
+from .pretrained import atomic_write
 from .metrics import mean_average_precision
 from .losses.dsh import DSHLoss
 from .losses.hashnet import HashNetLoss
@@ -26,7 +27,7 @@ from .losses.idhn import IDHNLoss
 from .losses.csq import CSQLoss
 from .losses.dpn import DPNLoss
 
-# %% ../nbs/08_train.ipynb #14d83bec
+# %% ../nbs/08_train.ipynb #52196a65
 LOSSES = {"dsh": DSHLoss, "hashnet": HashNetLoss, "greedyhash": GreedyHashLoss,
           "idhn": IDHNLoss, "csq": CSQLoss, "dpn": DPNLoss}
 
@@ -36,7 +37,7 @@ def make_loss(name: str, bits: int, num_classes: int, num_train: int, faithful: 
         raise ValueError(f"Unknown loss {name!r}; choose one of {sorted(LOSSES)}.")
     return LOSSES[name](bits=bits, num_classes=num_classes, num_train=num_train, faithful=faithful, seed=seed, **kw)
 
-# %% ../nbs/08_train.ipynb #e818b63b
+# %% ../nbs/08_train.ipynb #d9e34f49
 def seed_everything(seed: int):
     "Seed Python, NumPy and torch (CPU and CUDA)."
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
@@ -53,7 +54,7 @@ def loader(ds, batch_size: int, train: bool = False, seed: int = 0, device=None)
     pin = torch.device(device or "cpu").type == "cuda"
     return DataLoader(ds, batch_size=batch_size, shuffle=train, drop_last=train, generator=g, pin_memory=pin)
 
-# %% ../nbs/08_train.ipynb #18a13459
+# %% ../nbs/08_train.ipynb #fd47379c
 @torch.no_grad()
 def encode_dataset(model: nn.Module, ds, batch_size: int = 256, device=None, progress: bool = False):
     "±1 codes `(n, bits)` and label vectors `(n, C)` for every item of `ds`, in dataset order."
@@ -72,18 +73,10 @@ def evaluate(model: nn.Module, split: RetrievalSplit, topk: int | None = None, b
     dB, dL = encode_dataset(model, split.database, batch_size, device)
     return mean_average_precision(qB, dB, qL, dL, topk=topk)
 
-# %% ../nbs/08_train.ipynb #90c8e59e
+# %% ../nbs/08_train.ipynb #f0d3e9d3
 def save_checkpoint(path, **state):
     "Write `state` (tensors, numbers, strings, dicts, lists) to `path` atomically."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 def load_checkpoint(path, keys=("model", "loss", "optimizer", "epoch")) -> dict:
     "Read a checkpoint written by `save_checkpoint`, safely (`weights_only=True`); clear errors for bad files."
@@ -97,7 +90,7 @@ def load_checkpoint(path, keys=("model", "loss", "optimizer", "epoch")) -> dict:
         raise ValueError(f"{path} is not a vts-nb checkpoint: expected the entries {list(keys)}.")
     return state
 
-# %% ../nbs/08_train.ipynb #645d0297
+# %% ../nbs/08_train.ipynb #fb5fa4e9
 def _restore(ckpt, model, loss, opt, config):
     state = load_checkpoint(ckpt)
     if state.get("config", {}) != config:
@@ -110,7 +103,7 @@ def _restore(ckpt, model, loss, opt, config):
     if "rng" in state: torch.set_rng_state(state["rng"])
     return state["epoch"] + 1, state.get("history", [])
 
-# %% ../nbs/08_train.ipynb #fb22e2a8
+# %% ../nbs/08_train.ipynb #b504704b
 def fit(model: nn.Module, loss: nn.Module, split: RetrievalSplit, epochs: int = 10, lr: float = 1e-3,
         batch_size: int = 32, weight_decay: float = 0., device=None, eval_every: int | None = None,
         topk: int | None = None, ckpt=None, seed: int = 0, progress: bool = True) -> list[dict]:
@@ -142,7 +135,7 @@ def fit(model: nn.Module, loss: nn.Module, split: RetrievalSplit, epochs: int = 
                             epoch=epoch, history=history, rng=torch.get_rng_state(), config=config)
     return history
 
-# %% ../nbs/08_train.ipynb #a247dfb3
+# %% ../nbs/08_train.ipynb #c01f9dd7
 def plot_history(history: list[dict], title: str = "", chance: float | None = None):
     "Training loss and mAP per epoch, side by side; returns the figure."
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
@@ -155,7 +148,7 @@ def plot_history(history: list[dict], title: str = "", chance: float | None = No
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08_train.ipynb #f6903b6e
+# %% ../nbs/08_train.ipynb #14a35589
 def split_for_model(dataset: str, root, model: nn.Module, seed: int = 0, indices_file=None) -> RetrievalSplit:
     "The retrieval split `dataset` at `model`'s input size; reuses the split saved in `indices_file` if it exists."
     kw = dict(img_size=model.img_size)

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['is_power_of_2', 'hadamard', 'hamming', 'balanced_codes', 'separated_codes', 'csq_centers', 'label_targets', 'CSQLoss']
 
-# %% ../../nbs/07e_csq.ipynb #f9ea95c4
+# %% ../../nbs/07e_csq.ipynb #78a78322
 import math, warnings
 import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import HashLoss
 
-# %% ../../nbs/07e_csq.ipynb #fec928ed
+# %% ../../nbs/07e_csq.ipynb #3833a920
 def is_power_of_2(n):
     "True for 1, 2, 4, 8, ..."
     return n >= 1 and n & (n - 1) == 0
@@ -28,14 +28,14 @@ def hamming(a, b):
     "Pairwise Hamming distances between ±1 codes a (n, q) and b (m, q): (q - a b^T) / 2."
     return (a.shape[1] - a @ b.T) / 2                                                       # (n, m)
 
-# %% ../../nbs/07e_csq.ipynb #97847f72
+# %% ../../nbs/07e_csq.ipynb #0f78ff5f
 def balanced_codes(n, bits, num_neg=None, generator=None):
     "`n` random ±1 codes of length `bits`, each with exactly `num_neg` (default bits//2) entries -1 at random positions."
     num_neg = bits // 2 if num_neg is None else num_neg
     neg = torch.rand(n, bits, generator=generator).argsort(1)[:, :num_neg]    # (n, num_neg) random positions
     return torch.ones(n, bits).scatter_(1, neg, -1.)                          # (n, bits)
 
-# %% ../../nbs/07e_csq.ipynb #336b02e3
+# %% ../../nbs/07e_csq.ipynb #c65a7f26
 def separated_codes(n, bits, existing=None, num_neg=None, min_dist=None, tries=1000, generator=None, what='codes'):
     "Add `n` random balanced codes one at a time, each > `min_dist` (default bits/4) Hamming from all codes so far."
     min_dist = bits / 4 if min_dist is None else min_dist
@@ -56,7 +56,7 @@ def separated_codes(n, bits, existing=None, num_neg=None, min_dist=None, tries=1
                       f"{D.min().item():g}). More bits or fewer classes give the {what} more room.")
     return codes[m0:]                                                         # (n, bits) the new codes
 
-# %% ../../nbs/07e_csq.ipynb #69b99d5a
+# %% ../../nbs/07e_csq.ipynb #d2cdc814
 def _pair_stats(T):
     "Minimum and mean Hamming distance over all pairs of rows of T (n, q)."
     if len(T) < 2: return float('inf'), float('inf')
@@ -69,7 +69,7 @@ def _centers_ok(T):
     dmin, dmean = _pair_stats(T)
     return dmin > T.shape[1] / 4 and dmean >= T.shape[1] / 2
 
-# %% ../../nbs/07e_csq.ipynb #d3ebb0c9
+# %% ../../nbs/07e_csq.ipynb #90a55f54
 def csq_centers(bits, num_classes, seed=0, faithful=False, tries=1000):
     "CSQ hash centres (num_classes, bits) in ±1: Hadamard rows [H; -H] first, random balanced codes for the rest."
     g = torch.Generator().manual_seed(seed)
@@ -90,7 +90,7 @@ def csq_centers(bits, num_classes, seed=0, faithful=False, tries=1000):
         if _centers_ok(R): break
     return R                                                                  # (C, q)
 
-# %% ../../nbs/07e_csq.ipynb #ab821db0
+# %% ../../nbs/07e_csq.ipynb #4afbe50a
 def label_targets(y, centers, tie_bits):
     "±1 target per row of y (B, C): sign of the sum of its classes' centres (C, q), ties -> 2*tie_bits - 1."
     if centers.device != y.device:
@@ -102,7 +102,7 @@ def label_targets(y, centers, tie_bits):
     tie = (2 * tie_bits - 1).to(z.dtype).expand_as(z)                         # (B, q) fixed random ±1
     return torch.where(z > 0, 1., torch.where(z < 0, -1., tie)).to(z.dtype)   # (B, q) in {-1, +1}
 
-# %% ../../nbs/07e_csq.ipynb #8528eadf
+# %% ../../nbs/07e_csq.ipynb #91809fab
 class CSQLoss(HashLoss):
     "CSQ: bitwise BCE of sigma(2u) = (tanh(u)+1)/2 towards the label's hash centre + lam * mean (|tanh u| - 1)^2."
     def __init__(self, bits, num_classes, num_train, faithful=False, seed=0, lam=1e-4, tries=1000):

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['dpn_targets', 'DPNLoss']
 
-# %% ../../nbs/07f_dpn.ipynb #585a3cc6
+# %% ../../nbs/07f_dpn.ipynb #7d2fa4eb
 import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import HashLoss
 from .csq import balanced_codes, separated_codes, label_targets, hamming
 
-# %% ../../nbs/07f_dpn.ipynb #ea85806b
+# %% ../../nbs/07f_dpn.ipynb #56d2c304
 def dpn_targets(bits, num_classes, seed=0, faithful=False, p=0.5, tries=1000):
     "DPN class targets (num_classes, bits) in ±1 with floor(p*bits) entries -1 each; separated unless `faithful`."
     num_neg = int(p * bits)                                                # exactly floor(p q) bits are -1
@@ -23,7 +23,7 @@ def dpn_targets(bits, num_classes, seed=0, faithful=False, p=0.5, tries=1000):
     if faithful: return balanced_codes(num_classes, bits, num_neg, g)     # (C, q): one plain random draw
     return separated_codes(num_classes, bits, num_neg=num_neg, tries=tries, generator=g, what='DPN targets')  # (C, q)
 
-# %% ../../nbs/07f_dpn.ipynb #f3087962
+# %% ../../nbs/07f_dpn.ipynb #311f240a
 class DPNLoss(HashLoss):
     "DPN polarization loss: mean over bits of max(margin - u * t, 0) with t the ±1 target code of each label."
     def __init__(self, bits, num_classes, num_train, faithful=False, seed=0, margin=1.0, p=0.5, tries=1000):

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['SignSTE', 'sign_ste', 'class_targets', 'GreedyHashLoss']
 
-# %% ../../nbs/07d_greedyhash.ipynb #0e30d111
+# %% ../../nbs/07d_greedyhash.ipynb #9c8b0eac
 import math
 import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import HashLoss
 
-# %% ../../nbs/07d_greedyhash.ipynb #07781a61
+# %% ../../nbs/07d_greedyhash.ipynb #7458b35a
 class SignSTE(torch.autograd.Function):
     "b = sgn(u) with sgn(0) := +1 in the forward pass; the gradient passes straight through (identity) backward."
     @staticmethod
@@ -26,7 +26,7 @@ def sign_ste(u):
     "Straight-through sign: ±1 codes forward, identity gradient backward."
     return SignSTE.apply(u)
 
-# %% ../../nbs/07d_greedyhash.ipynb #11af064f
+# %% ../../nbs/07d_greedyhash.ipynb #aea9d7db
 def _init_classifier(bits, num_classes, seed):
     "Bias-free Linear(bits -> num_classes) with PyTorch's default init U(-1/sqrt(q), 1/sqrt(q)), drawn from `seed`."
     fc = nn.Linear(bits, num_classes, bias=False)
@@ -34,7 +34,7 @@ def _init_classifier(bits, num_classes, seed):
     with torch.no_grad(): fc.weight.uniform_(-bound, bound, generator=g)   # W: (C, q)
     return fc
 
-# %% ../../nbs/07d_greedyhash.ipynb #9852431f
+# %% ../../nbs/07d_greedyhash.ipynb #83442edd
 def class_targets(y, multi_label='argmax'):
     "Class index per row of `y` (B, C): argmax (lowest-index positive label for multi-hot rows, or raise)."
     npos = (y > 0).sum(1)                                   # (B,) positive labels per row
@@ -48,7 +48,7 @@ def class_targets(y, multi_label='argmax'):
                          "to train on the lowest-index positive label as the VTS code does.")
     return y.argmax(1)                                      # (B,) long
 
-# %% ../../nbs/07d_greedyhash.ipynb #096e095d
+# %% ../../nbs/07d_greedyhash.ipynb #a1860974
 class GreedyHashLoss(HashLoss):
     "GreedyHash: cross-entropy of a linear classifier on straight-through sign codes + alpha * mean| |u|-1 |^3."
     def __init__(self, bits, num_classes, num_train, faithful=False, seed=0, alpha=0.1, multi_label='argmax'):
