@@ -6,7 +6,7 @@
 __all__ = ['LOSSES', 'make_loss', 'seed_everything', 'default_device', 'loader', 'encode_dataset', 'evaluate', 'save_checkpoint',
            'load_checkpoint', 'fit', 'plot_history', 'split_for_model', 'main']
 
-# %% ../nbs/08_train.ipynb #b3b6738b
+# %% ../nbs/08_train.ipynb #0637a598
 import json, random, time
 from pathlib import Path
 import numpy as np
@@ -26,8 +26,9 @@ from .losses.greedyhash import GreedyHashLoss
 from .losses.idhn import IDHNLoss
 from .losses.csq import CSQLoss
 from .losses.dpn import DPNLoss
+from .transhash import transhash_model, TransHashLoss
 
-# %% ../nbs/08_train.ipynb #52196a65
+# %% ../nbs/08_train.ipynb #f9b2a1a0
 LOSSES = {"dsh": DSHLoss, "hashnet": HashNetLoss, "greedyhash": GreedyHashLoss,
           "idhn": IDHNLoss, "csq": CSQLoss, "dpn": DPNLoss}
 
@@ -37,7 +38,7 @@ def make_loss(name: str, bits: int, num_classes: int, num_train: int, faithful: 
         raise ValueError(f"Unknown loss {name!r}; choose one of {sorted(LOSSES)}.")
     return LOSSES[name](bits=bits, num_classes=num_classes, num_train=num_train, faithful=faithful, seed=seed, **kw)
 
-# %% ../nbs/08_train.ipynb #d9e34f49
+# %% ../nbs/08_train.ipynb #3882ac9d
 def seed_everything(seed: int):
     "Seed Python, NumPy and torch (CPU and CUDA)."
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
@@ -54,7 +55,7 @@ def loader(ds, batch_size: int, train: bool = False, seed: int = 0, device=None)
     pin = torch.device(device or "cpu").type == "cuda"
     return DataLoader(ds, batch_size=batch_size, shuffle=train, drop_last=train, generator=g, pin_memory=pin)
 
-# %% ../nbs/08_train.ipynb #fd47379c
+# %% ../nbs/08_train.ipynb #3a67773b
 @torch.no_grad()
 def encode_dataset(model: nn.Module, ds, batch_size: int = 256, device=None, progress: bool = False):
     "±1 codes `(n, bits)` and label vectors `(n, C)` for every item of `ds`, in dataset order."
@@ -73,7 +74,7 @@ def evaluate(model: nn.Module, split: RetrievalSplit, topk: int | None = None, b
     dB, dL = encode_dataset(model, split.database, batch_size, device)
     return mean_average_precision(qB, dB, qL, dL, topk=topk)
 
-# %% ../nbs/08_train.ipynb #f0d3e9d3
+# %% ../nbs/08_train.ipynb #ce4d156f
 def save_checkpoint(path, **state):
     "Write `state` (tensors, numbers, strings, dicts, lists) to `path` atomically."
     atomic_write(path, lambda tmp: torch.save(state, tmp))
@@ -90,7 +91,7 @@ def load_checkpoint(path, keys=("model", "loss", "optimizer", "epoch")) -> dict:
         raise ValueError(f"{path} is not a vts-nb checkpoint: expected the entries {list(keys)}.")
     return state
 
-# %% ../nbs/08_train.ipynb #fb5fa4e9
+# %% ../nbs/08_train.ipynb #03021c09
 def _restore(ckpt, model, loss, opt, config):
     state = load_checkpoint(ckpt)
     if state.get("config", {}) != config:
@@ -103,7 +104,7 @@ def _restore(ckpt, model, loss, opt, config):
     if "rng" in state: torch.set_rng_state(state["rng"])
     return state["epoch"] + 1, state.get("history", [])
 
-# %% ../nbs/08_train.ipynb #b504704b
+# %% ../nbs/08_train.ipynb #b8785261
 def fit(model: nn.Module, loss: nn.Module, split: RetrievalSplit, epochs: int = 10, lr: float = 1e-3,
         batch_size: int = 32, weight_decay: float = 0., device=None, eval_every: int | None = None,
         topk: int | None = None, ckpt=None, seed: int = 0, progress: bool = True) -> list[dict]:
@@ -135,7 +136,7 @@ def fit(model: nn.Module, loss: nn.Module, split: RetrievalSplit, epochs: int = 
                             epoch=epoch, history=history, rng=torch.get_rng_state(), config=config)
     return history
 
-# %% ../nbs/08_train.ipynb #c01f9dd7
+# %% ../nbs/08_train.ipynb #b2b55864
 def plot_history(history: list[dict], title: str = "", chance: float | None = None):
     "Training loss and mAP per epoch, side by side; returns the figure."
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
@@ -148,7 +149,7 @@ def plot_history(history: list[dict], title: str = "", chance: float | None = No
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08_train.ipynb #14a35589
+# %% ../nbs/08_train.ipynb #8e0f3227
 def split_for_model(dataset: str, root, model: nn.Module, seed: int = 0, indices_file=None) -> RetrievalSplit:
     "The retrieval split `dataset` at `model`'s input size; reuses the split saved in `indices_file` if it exists."
     kw = dict(img_size=model.img_size)
@@ -160,10 +161,11 @@ def split_for_model(dataset: str, root, model: nn.Module, seed: int = 0, indices
     return split
 
 @call_parse
-def main(loss: str = "csq",             # hashing objective: dsh, hashnet, greedyhash, idhn, csq or dpn
+def main(loss: str = "csq",             # dsh, hashnet, greedyhash, idhn, csq, dpn (VTS), or transhash (TransHash's model and loss)
          bits: int = 16,                # code length
          backbone: str = "vit_tiny",    # vit_tiny, vts16, vts32, alexnet, resnet50 or timm:<name>
          pool: str = "all",             # hash head input: 'all' tokens (the paper) or 'cls'
+         groups: int = 2,               # TransHash only: number of local streams K
          pretrained: bool = False,      # start from ImageNet weights (cached, or downloaded when online)
          dataset: str = "digits",       # digits, digits@All, cifar10, cifar10@All, imagenet100, nuswide21, coco
          data_root: str = "data",       # folder holding the datasets (see vts_nb.data for the layout)
@@ -185,9 +187,12 @@ def main(loss: str = "csq",             # hashing objective: dsh, hashnet, greed
         for f in (ckpt, out / "split.json"): f.unlink(missing_ok=True)
     elif ckpt.exists(): print(f"resuming from {ckpt}")
     seed_everything(seed)
-    model = hash_model(backbone, bits=bits, pool=pool, pretrained=pretrained)
+    if loss == "transhash":                            # TransHash: its own dual-stream model and its own loss
+        model = transhash_model(backbone, bits=bits, groups=groups, pretrained=pretrained)
+    else: model = hash_model(backbone, bits=bits, pool=pool, pretrained=pretrained)
     split = split_for_model(dataset, data_root, model, seed, out / "split.json")
-    crit = make_loss(loss, bits=bits, num_classes=split.num_classes, num_train=len(split.train), faithful=faithful, seed=seed)
+    crit = (TransHashLoss(model.stream_bits) if loss == "transhash" else
+            make_loss(loss, bits=bits, num_classes=split.num_classes, num_train=len(split.train), faithful=faithful, seed=seed))
     topk = topk or split.topk
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{backbone}-{loss} {bits} bits ({n_params/1e6:.2f}M parameters) on {split.name}: "
