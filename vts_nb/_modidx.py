@@ -2,6 +2,7 @@
 
 d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_url': 'https://github.com/vts-nb/vts-nb', 'lib_path': 'vts_nb'},
   'syms': { 'vts_nb.metrics': { 'vts_nb.metrics._ap_ranked': ('metrics.html#_ap_ranked', 'vts_nb/metrics.py'),
+                                'vts_nb.metrics._arange': ('metrics.html#_arange', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._as_codes': ('metrics.html#_as_codes', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._as_labels': ('metrics.html#_as_labels', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._bucket_counts': ('metrics.html#_bucket_counts', 'vts_nb/metrics.py'),
@@ -12,6 +13,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'vts_nb.metrics._harmonic': ('metrics.html#_harmonic', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._hits_at': ('metrics.html#_hits_at', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._lchoose': ('metrics.html#_lchoose', 'vts_nb/metrics.py'),
+                                'vts_nb.metrics._map_chunks': ('metrics.html#_map_chunks', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._pair_dist': ('metrics.html#_pair_dist', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._pair_rel': ('metrics.html#_pair_rel', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._popcount_distance': ('metrics.html#_popcount_distance', 'vts_nb/metrics.py'),
@@ -23,6 +25,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'vts_nb.metrics._tie_terms': ('metrics.html#_tie_terms', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._topk': ('metrics.html#_topk', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._words': ('metrics.html#_words', 'vts_nb/metrics.py'),
+                                'vts_nb.metrics._xp': ('metrics.html#_xp', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics.average_precision': ('metrics.html#average_precision', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics.hamming_distance': ('metrics.html#hamming_distance', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics.mean_average_precision': ('metrics.html#mean_average_precision', 'vts_nb/metrics.py'),
