@@ -14,6 +14,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'vts_nb.metrics._hits_at': ('metrics.html#_hits_at', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._lchoose': ('metrics.html#_lchoose', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._map_chunks': ('metrics.html#_map_chunks', 'vts_nb/metrics.py'),
+                                'vts_nb.metrics._np': ('metrics.html#_np', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._pair_dist': ('metrics.html#_pair_dist', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._pair_rel': ('metrics.html#_pair_rel', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._popcount_distance': ('metrics.html#_popcount_distance', 'vts_nb/metrics.py'),

@@ -6,7 +6,7 @@
 __all__ = ['TIES', 'PR_CUTOFFS', 'PRCurve', 'synthetic_codes', 'pack_bits', 'hamming_distance', 'relevance', 'average_precision',
            'mean_average_precision', 'precision_at_k', 'pr_curve']
 
-# %% ../nbs/06a_metrics.ipynb #14c1bf4b
+# %% ../nbs/06a_metrics.ipynb #8a037ba7
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-# %% ../nbs/06a_metrics.ipynb #1c238bfd
+# %% ../nbs/06a_metrics.ipynb #7f0d5148
 def synthetic_codes(n_query, n_db, bits, num_classes=10, flip=0.2, seed=0):
     "Noisy copies of random per-class ±1 centres: `(qB, dB, qL, dL)` with one-hot labels."
     g = torch.Generator().manual_seed(seed)
@@ -26,25 +26,31 @@ def synthetic_codes(n_query, n_db, bits, num_classes=10, flip=0.2, seed=0):
     (qB, qL), (dB, dL) = draw(n_query), draw(n_db)
     return qB, dB, qL, dL
 
-# %% ../nbs/06a_metrics.ipynb #b7da1c8c
+# %% ../nbs/06a_metrics.ipynb #45e29b9a
+def _np(X):
+    "A CPU tensor as a numpy array (a view when numpy has the dtype)."
+    return (X.float() if X.dtype == torch.bfloat16 else X).numpy()
+
 def _as_codes(B, name):
     "`B` as a tensor (n, bits) of ±1 values, or a clear error."
-    B = torch.as_tensor(B)
+    B = torch.as_tensor(B).detach()
     if B.ndim != 2 or B.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty 2-D array of codes (n, bits); got shape {tuple(B.shape)}.")
-    ok = (B == 1) | (B == -1)
-    if not bool(ok.all()):
-        raise ValueError(f"{name} must hold only -1 and +1; found {B[~ok][0].item()}. Binarise with "
+    X = B if B.is_cuda else _np(B)                                      # checks on CPU run in numpy
+    ok = (X == 1) | (X == -1)
+    if not ok.all():
+        raise ValueError(f"{name} must hold only -1 and +1; found {X[~ok][0].item()}. Binarise with "
                          "`vts_nb.model.encode` (sign with sign(0) := +1) before evaluating.")
     return B
 
 def _as_labels(L, n, name):
     "`L` as a 0/1 tensor (n, classes), or a clear error."
-    L = torch.as_tensor(L)
+    L = torch.as_tensor(L).detach()
     if L.ndim != 2 or L.shape[0] != n:
         raise ValueError(f"{name} must be a 2-D one-/multi-hot matrix with one row per code ({n}); "
                          f"got shape {tuple(L.shape)}.")
-    if not bool(((L == 0) | (L == 1)).all()):
+    X = L if L.is_cuda else _np(L)
+    if not ((X == 0) | (X == 1)).all():
         raise ValueError(f"{name} must hold only 0 and 1 (one-/multi-hot labels).")
     return L
 
@@ -65,10 +71,10 @@ def _check(qB, dB, qL=None, dL=None):
     qL, dL = _check_labels(qL, dL, len(qB), len(dB))
     return qB, dB.to(qB.device), qL.to(qB.device), dL.to(qB.device)
 
-# %% ../nbs/06a_metrics.ipynb #a1580f15
+# %% ../nbs/06a_metrics.ipynb #15dc7b85
 def pack_bits(X):
     "Rows of a ±1 (or 0/1) matrix (n, q) packed 8 per byte: uint8 (n, ceil(q/8)), bit set where X > 0."
-    return np.packbits(torch.as_tensor(X).cpu().numpy() > 0, axis=1)
+    return np.packbits(_np(torch.as_tensor(X).detach().cpu()) > 0, axis=1)
 
 def _words(packed):
     "Packed bytes (n, nbytes) viewed as unsigned words (n, W) of 1, 2, 4 or 8 bytes, zero-padded."
@@ -83,7 +89,7 @@ def _popcount_distance(qw, dw):
     for w in range(1, qw.shape[1]): D += np.bitwise_count(qw[:, None, w] ^ dw[None, :, w])
     return D
 
-# %% ../nbs/06a_metrics.ipynb #c33b60dd
+# %% ../nbs/06a_metrics.ipynb #1f81fb74
 def _xp(a):
     "The array namespace of `a`: torch for tensors (GPU path), numpy for arrays (CPU path)."
     return torch if isinstance(a, torch.Tensor) else np
@@ -102,7 +108,7 @@ def hamming_distance(qB, dB):
     qB, dB = _check(qB, dB)
     return torch.as_tensor(_pair_dist(_prep(qB), _prep(dB))).to(torch.int32)
 
-# %% ../nbs/06a_metrics.ipynb #ffb4b091
+# %% ../nbs/06a_metrics.ipynb #f4336f9e
 def _shares_label(qw, dw):
     "(c, W), (N, W) packed label words -> (c, N) bool: the pair shares at least one label"
     S = (qw[:, None, 0] & dw[None, :, 0]) != 0
@@ -119,7 +125,7 @@ def relevance(qL, dL):
     qL, dL = _check_labels(qL, dL, len(qL), len(dL))
     return torch.as_tensor(_pair_rel(_prep(qL), _prep(dL)))
 
-# %% ../nbs/06a_metrics.ipynb #9fc45895
+# %% ../nbs/06a_metrics.ipynb #e45ed339
 TIES = ('index', 'best', 'worst', 'expected')
 
 @lru_cache(maxsize=16)
@@ -146,7 +152,7 @@ def _sort_rows(key):
     key.sort(axis=1)
     return key
 
-# %% ../nbs/06a_metrics.ipynb #4db0edf2
+# %% ../nbs/06a_metrics.ipynb #38415aae
 def _topk(topk, N, faithful):
     "Number of ranked items AP looks at."
     if topk is None: return N
@@ -185,7 +191,7 @@ def _ap_ranked(hit, cum):
     num = (xp.asarray(hit * cum, dtype=xp.float64) * inv).sum(1)     # elementwise, not BLAS: no thread pool to wake
     return torch.as_tensor(xp.where(R > 0, num / R.clip(min=1), 0.0))
 
-# %% ../nbs/06a_metrics.ipynb #b85b6c96
+# %% ../nbs/06a_metrics.ipynb #25838a50
 def average_precision(qB, dB, qL, dL, topk=None, ties='index', faithful=False, chunk=None):
     "Per-query AP@topK (Q,) float64 of the reference definition; `ties` in `TIES` orders equal distances."
     K = _topk(topk, len(dB), faithful)
@@ -198,7 +204,7 @@ def mean_average_precision(qB, dB, qL, dL, topk=None, ties='index', faithful=Fal
     "mAP@topK of ±1 codes (`topk=None`: whole database); `ties` in `TIES`; `faithful=True` keeps the reference's topk=-1 off-by-one."
     return average_precision(qB, dB, qL, dL, topk, ties, faithful, chunk).mean().item()
 
-# %% ../nbs/06a_metrics.ipynb #2fc8539c
+# %% ../nbs/06a_metrics.ipynb #b4ddf47c
 def _bucket_counts(S, shift, cum, bits):
     "(c, bits+1) numbers of items and of relevant items at distance <= d, from sorted keys and running hits"
     S, cum = torch.as_tensor(S), torch.as_tensor(cum)                     # zero-copy views of numpy arrays
@@ -207,7 +213,7 @@ def _bucket_counts(S, shift, cum, bits):
     Rle = torch.where(Nle > 0, cum.gather(1, (Nle - 1).clamp(min=0)), 0)
     return Nle, Rle
 
-# %% ../nbs/06a_metrics.ipynb #e4e30149
+# %% ../nbs/06a_metrics.ipynb #ffc650f6
 def _harmonic(n, device):
     "H_0..H_n (float64)"
     return torch.cat([torch.zeros(1, dtype=torch.float64, device=device),
@@ -220,7 +226,7 @@ def _tie_terms(a, r, k, H):
     h = H[(a + k).long()] - H[a.long()]
     return (r + 1) * h / k.clamp(min=1), (k - (a + 1) * h) / (k * (k - 1)).clamp(min=1)
 
-# %% ../nbs/06a_metrics.ipynb #effb1231
+# %% ../nbs/06a_metrics.ipynb #76065841
 def _expected_ap(Nle, Rle, K):
     "(c, q+1) cumulative group counts -> (c,) expected AP@K over uniformly random orders inside tie groups"
     Nle, Rle = Nle.double(), Rle.double()
@@ -242,7 +248,7 @@ def _expected_ap(Nle, Rle, K):
     first = torch.arange(x.shape[1], device=x.device) <= (hi - lo)
     return torch.where(first, logp.exp() * f, 0.0).sum(1)
 
-# %% ../nbs/06a_metrics.ipynb #d8795ae0
+# %% ../nbs/06a_metrics.ipynb #3e9d4d37
 PR_CUTOFFS = (1,) + tuple(range(500, 10001, 500))                      # the reference's 21 top-k cutoffs
 PRCurve = namedtuple('PRCurve', 'cutoffs precision recall')
 
@@ -257,7 +263,7 @@ def _hits_at(S, shift, cum, bits, ks, ties):
     a, r, n, m = (t.gather(1, g) for t in (Nlt, Rlt, Nle - Nlt, Rle - Rlt))
     return r + (k - a) * m / n
 
-# %% ../nbs/06a_metrics.ipynb #3c85827b
+# %% ../nbs/06a_metrics.ipynb #74d005f8
 def precision_at_k(qB, dB, qL, dL, k=1000, ties='index', chunk=None):
     "Mean precision over the first `k` ranked items (relevant items among them / k)."
     return pr_curve(qB, dB, qL, dL, 'topk', (k,), ties, chunk).precision[0].item()
