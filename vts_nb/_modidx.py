@@ -2,7 +2,6 @@
 
 d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_url': 'https://github.com/vts-nb/vts-nb', 'lib_path': 'vts_nb'},
   'syms': { 'vts_nb.metrics': { 'vts_nb.metrics._ap_ranked': ('metrics.html#_ap_ranked', 'vts_nb/metrics.py'),
-                                'vts_nb.metrics._arange': ('metrics.html#_arange', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._as_codes': ('metrics.html#_as_codes', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._as_labels': ('metrics.html#_as_labels', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._bucket_counts': ('metrics.html#_bucket_counts', 'vts_nb/metrics.py'),
@@ -12,6 +11,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'vts_nb.metrics._expected_ap': ('metrics.html#_expected_ap', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._harmonic': ('metrics.html#_harmonic', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._hits_at': ('metrics.html#_hits_at', 'vts_nb/metrics.py'),
+                                'vts_nb.metrics._index_bits': ('metrics.html#_index_bits', 'vts_nb/metrics.py'),
+                                'vts_nb.metrics._inverse_ranks': ('metrics.html#_inverse_ranks', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._lchoose': ('metrics.html#_lchoose', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._map_chunks': ('metrics.html#_map_chunks', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._np': ('metrics.html#_np', 'vts_nb/metrics.py'),
