@@ -6,7 +6,7 @@
 __all__ = ['TIES', 'PR_CUTOFFS', 'PRCurve', 'synthetic_codes', 'pack_bits', 'hamming_distance', 'relevance', 'average_precision',
            'mean_average_precision', 'precision_at_k', 'pr_curve']
 
-# %% ../nbs/06a_metrics.ipynb #205a3d31
+# %% ../nbs/06a_metrics.ipynb #061ef003
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -14,7 +14,10 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-# %% ../nbs/06a_metrics.ipynb #1322c1b6
+if not hasattr(np, 'bitwise_count'):
+    raise ImportError(f"vts_nb.metrics needs numpy >= 2.0 (np.bitwise_count); found {np.__version__}: pip install -U 'numpy>=2'")
+
+# %% ../nbs/06a_metrics.ipynb #19f2a01f
 def synthetic_codes(n_query, n_db, bits, num_classes=10, flip=0.2, seed=0):
     "Noisy copies of random per-class ±1 centres: `(qB, dB, qL, dL)` with one-hot labels."
     g = torch.Generator().manual_seed(seed)
@@ -26,7 +29,7 @@ def synthetic_codes(n_query, n_db, bits, num_classes=10, flip=0.2, seed=0):
     (qB, qL), (dB, dL) = draw(n_query), draw(n_db)
     return qB, dB, qL, dL
 
-# %% ../nbs/06a_metrics.ipynb #63d96c88
+# %% ../nbs/06a_metrics.ipynb #60b389b4
 def _np(X):
     "A CPU tensor as a numpy array (a view when numpy has the dtype)."
     return (X.float() if X.dtype == torch.bfloat16 else X).numpy()
@@ -71,7 +74,7 @@ def _check(qB, dB, qL=None, dL=None):
     qL, dL = _check_labels(qL, dL, len(qB), len(dB))
     return qB, dB.to(qB.device), qL.to(qB.device), dL.to(qB.device)
 
-# %% ../nbs/06a_metrics.ipynb #06d79666
+# %% ../nbs/06a_metrics.ipynb #de3c9fc1
 def pack_bits(X):
     "Rows of a ±1 (or 0/1) matrix (n, q) packed 8 per byte: uint8 (n, ceil(q/8)), bit set where X > 0."
     return np.packbits(_np(torch.as_tensor(X).detach().cpu()) > 0, axis=1)
@@ -89,7 +92,7 @@ def _popcount_distance(qw, dw):
     for w in range(1, qw.shape[1]): D += np.bitwise_count(qw[:, None, w] ^ dw[None, :, w])
     return D
 
-# %% ../nbs/06a_metrics.ipynb #9ef198b6
+# %% ../nbs/06a_metrics.ipynb #65e54a53
 def _xp(a):
     "The array namespace of `a`: torch for tensors (GPU path), numpy for arrays (CPU path)."
     return torch if isinstance(a, torch.Tensor) else np
@@ -108,7 +111,7 @@ def hamming_distance(qB, dB):
     qB, dB = _check(qB, dB)
     return torch.as_tensor(_pair_dist(_prep(qB), _prep(dB))).to(torch.int32)
 
-# %% ../nbs/06a_metrics.ipynb #e85343c6
+# %% ../nbs/06a_metrics.ipynb #d0cadd8e
 def _shares_label(qw, dw):
     "(c, W), (N, W) packed label words -> (c, N) bool: the pair shares at least one label"
     S = (qw[:, None, 0] & dw[None, :, 0]) != 0
@@ -125,7 +128,7 @@ def relevance(qL, dL):
     qL, dL = _check_labels(qL, dL, len(qL), len(dL))
     return torch.as_tensor(_pair_rel(_prep(qL), _prep(dL)))
 
-# %% ../nbs/06a_metrics.ipynb #e564d392
+# %% ../nbs/06a_metrics.ipynb #6c93b375
 TIES = ('index', 'best', 'worst', 'expected')
 
 @lru_cache(maxsize=8)
@@ -153,7 +156,7 @@ def _sort_rows(key):
     key.sort(axis=1)
     return key
 
-# %% ../nbs/06a_metrics.ipynb #0970461f
+# %% ../nbs/06a_metrics.ipynb #a8f75c37
 def _topk(topk, N, faithful):
     "Number of ranked items AP looks at."
     if topk is None: return N
@@ -197,7 +200,7 @@ def _ap_ranked(hit, cum):
     num = (xp.asarray(hit * cum, dtype=xp.float64) * inv).sum(1)     # elementwise, not BLAS: no thread pool to wake
     return torch.as_tensor(xp.where(R > 0, num / R.clip(min=1), 0.0))
 
-# %% ../nbs/06a_metrics.ipynb #4a8a5bd5
+# %% ../nbs/06a_metrics.ipynb #ea982aa5
 def average_precision(qB, dB, qL, dL, topk=None, ties='index', faithful=False, chunk=None):
     "Per-query AP@topK (Q,) float64 of the reference definition; `ties` in `TIES` orders equal distances."
     K = _topk(topk, len(dB), faithful)
@@ -210,7 +213,7 @@ def mean_average_precision(qB, dB, qL, dL, topk=None, ties='index', faithful=Fal
     "mAP@topK of ±1 codes (`topk=None`: whole database); `ties` in `TIES`; `faithful=True` keeps the reference's topk=-1 off-by-one."
     return average_precision(qB, dB, qL, dL, topk, ties, faithful, chunk).mean().item()
 
-# %% ../nbs/06a_metrics.ipynb #af4baf85
+# %% ../nbs/06a_metrics.ipynb #ed0783e2
 def _bucket_counts(S, shift, cum, bits):
     "(c, bits+1) numbers of items and of relevant items at distance <= d, from sorted keys and running hits"
     S, cum = torch.as_tensor(S), torch.as_tensor(cum)                     # zero-copy views of numpy arrays
@@ -219,7 +222,7 @@ def _bucket_counts(S, shift, cum, bits):
     Rle = torch.where(Nle > 0, cum.gather(1, (Nle - 1).clamp(min=0)), 0)
     return Nle, Rle
 
-# %% ../nbs/06a_metrics.ipynb #12b67baf
+# %% ../nbs/06a_metrics.ipynb #8d0bfd51
 @lru_cache(maxsize=4)
 def _harmonic(n, device):
     "H_0..H_n (float64), cached: every chunk of a call needs the same table"
@@ -233,7 +236,7 @@ def _tie_terms(a, r, k, H):
     h = H[(a + k).long()] - H[a.long()]
     return (r + 1) * h / k.clamp(min=1), (k - (a + 1) * h) / (k * (k - 1)).clamp(min=1)
 
-# %% ../nbs/06a_metrics.ipynb #245efd0c
+# %% ../nbs/06a_metrics.ipynb #1cdf0b25
 def _expected_ap(Nle, Rle, K):
     "(c, q+1) cumulative group counts -> (c,) expected AP@K over uniformly random orders inside tie groups"
     Nle, Rle = Nle.double(), Rle.double()
@@ -255,7 +258,7 @@ def _expected_ap(Nle, Rle, K):
     first = torch.arange(x.shape[1], device=x.device) <= (hi - lo)
     return torch.where(first, logp.exp() * f, 0.0).sum(1)
 
-# %% ../nbs/06a_metrics.ipynb #605dea61
+# %% ../nbs/06a_metrics.ipynb #d38fa50b
 PR_CUTOFFS = (1,) + tuple(range(500, 10001, 500))                      # the reference's 21 top-k cutoffs
 PRCurve = namedtuple('PRCurve', 'cutoffs precision recall')
 
@@ -270,7 +273,7 @@ def _hits_at(S, shift, cum, bits, ks, ties):
     a, r, n, m = (t.gather(1, g) for t in (Nlt, Rlt, Nle - Nlt, Rle - Rlt))
     return r + (k - a) * m / n
 
-# %% ../nbs/06a_metrics.ipynb #876b55be
+# %% ../nbs/06a_metrics.ipynb #9b090616
 def precision_at_k(qB, dB, qL, dL, k=1000, ties='index', chunk=None):
     "Mean precision over the first `k` ranked items (relevant items among them / k)."
     return pr_curve(qB, dB, qL, dL, 'topk', (k,), ties, chunk).precision[0].item()
