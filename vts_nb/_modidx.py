@@ -143,6 +143,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'vts_nb.metrics._harmonic': ('metrics.html#_harmonic', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._hits_at': ('metrics.html#_hits_at', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._index_bits': ('metrics.html#_index_bits', 'vts_nb/metrics.py'),
+                                'vts_nb.metrics._int_at_least': ('metrics.html#_int_at_least', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._inverse_ranks': ('metrics.html#_inverse_ranks', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._lchoose': ('metrics.html#_lchoose', 'vts_nb/metrics.py'),
                                 'vts_nb.metrics._map_chunks': ('metrics.html#_map_chunks', 'vts_nb/metrics.py'),

@@ -6,7 +6,7 @@
 __all__ = ['TIES', 'PR_CUTOFFS', 'PRCurve', 'synthetic_codes', 'pack_bits', 'hamming_distance', 'relevance', 'average_precision',
            'mean_average_precision', 'precision_at_k', 'pr_curve']
 
-# %% ../nbs/06a_metrics.ipynb #061ef003
+# %% ../nbs/06a_metrics.ipynb #e9c833aa
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -17,7 +17,7 @@ import torch
 if not hasattr(np, 'bitwise_count'):
     raise ImportError(f"vts_nb.metrics needs numpy >= 2.0 (np.bitwise_count); found {np.__version__}: pip install -U 'numpy>=2'")
 
-# %% ../nbs/06a_metrics.ipynb #19f2a01f
+# %% ../nbs/06a_metrics.ipynb #d8267ce2
 def synthetic_codes(n_query, n_db, bits, num_classes=10, flip=0.2, seed=0):
     "Noisy copies of random per-class ±1 centres: `(qB, dB, qL, dL)` with one-hot labels."
     g = torch.Generator().manual_seed(seed)
@@ -29,7 +29,7 @@ def synthetic_codes(n_query, n_db, bits, num_classes=10, flip=0.2, seed=0):
     (qB, qL), (dB, dL) = draw(n_query), draw(n_db)
     return qB, dB, qL, dL
 
-# %% ../nbs/06a_metrics.ipynb #60b389b4
+# %% ../nbs/06a_metrics.ipynb #c52f8c41
 def _np(X):
     "A CPU tensor as a numpy array (a view when numpy has the dtype)."
     return (X.float() if X.dtype == torch.bfloat16 else X).numpy()
@@ -64,6 +64,12 @@ def _check_labels(qL, dL, nq, nd):
         raise ValueError(f"query labels have {qL.shape[1]} classes but database labels have {dL.shape[1]}.")
     return qL, dL.to(qL.device)
 
+def _int_at_least(x, low, name):
+    "`x` as an int >= `low`, or a ValueError naming `name`."
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < low:
+        raise ValueError(f"{name} must be an int >= {low}; got {x!r}.")
+    return int(x)
+
 def _check(qB, dB, qL=None, dL=None):
     "Validate codes (and labels) of queries and database; everything moves to the queries' device."
     qB, dB = _as_codes(qB, 'qB'), _as_codes(dB, 'dB')
@@ -74,7 +80,7 @@ def _check(qB, dB, qL=None, dL=None):
     qL, dL = _check_labels(qL, dL, len(qB), len(dB))
     return qB, dB.to(qB.device), qL.to(qB.device), dL.to(qB.device)
 
-# %% ../nbs/06a_metrics.ipynb #de3c9fc1
+# %% ../nbs/06a_metrics.ipynb #ab8714a7
 def pack_bits(X):
     "Rows of a ±1 (or 0/1) matrix (n, q) packed 8 per byte: uint8 (n, ceil(q/8)), bit set where X > 0."
     return np.packbits(_np(torch.as_tensor(X).detach().cpu()) > 0, axis=1)
@@ -92,7 +98,7 @@ def _popcount_distance(qw, dw):
     for w in range(1, qw.shape[1]): D += np.bitwise_count(qw[:, None, w] ^ dw[None, :, w])
     return D
 
-# %% ../nbs/06a_metrics.ipynb #65e54a53
+# %% ../nbs/06a_metrics.ipynb #1bdbd7e8
 def _xp(a):
     "The array namespace of `a`: torch for tensors (GPU path), numpy for arrays (CPU path)."
     return torch if isinstance(a, torch.Tensor) else np
@@ -111,7 +117,7 @@ def hamming_distance(qB, dB):
     qB, dB = _check(qB, dB)
     return torch.as_tensor(_pair_dist(_prep(qB), _prep(dB))).to(torch.int32)
 
-# %% ../nbs/06a_metrics.ipynb #d0cadd8e
+# %% ../nbs/06a_metrics.ipynb #ee27a541
 def _shares_label(qw, dw):
     "(c, W), (N, W) packed label words -> (c, N) bool: the pair shares at least one label"
     S = (qw[:, None, 0] & dw[None, :, 0]) != 0
@@ -128,7 +134,7 @@ def relevance(qL, dL):
     qL, dL = _check_labels(qL, dL, len(qL), len(dL))
     return torch.as_tensor(_pair_rel(_prep(qL), _prep(dL)))
 
-# %% ../nbs/06a_metrics.ipynb #6c93b375
+# %% ../nbs/06a_metrics.ipynb #f652799d
 TIES = ('index', 'best', 'worst', 'expected')
 
 @lru_cache(maxsize=8)
@@ -156,14 +162,12 @@ def _sort_rows(key):
     key.sort(axis=1)
     return key
 
-# %% ../nbs/06a_metrics.ipynb #a8f75c37
+# %% ../nbs/06a_metrics.ipynb #2f4512b5
 def _topk(topk, N, faithful):
     "Number of ranked items AP looks at."
     if topk is None: return N
-    if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or (topk < 1 and topk != -1):
-        raise ValueError(f"topk must be None (whole database), -1 (the reference's 'all') or an int >= 1; got {topk!r}.")
     if topk == -1: return N - 1 if faithful else N                # reference: rel[order][0:-1]
-    return min(int(topk), N)
+    return min(_int_at_least(topk, 1, "topk (or None: whole database; -1: the reference's 'all')"), N)
 
 def _chunks(n, N, on_gpu, chunk):
     "Query slices of about 2**18 (CPU: a few MB, cache-sized) or 2**26 (GPU) pairs, or of `chunk` queries."
@@ -200,7 +204,7 @@ def _ap_ranked(hit, cum):
     num = (xp.asarray(hit * cum, dtype=xp.float64) * inv).sum(1)     # elementwise, not BLAS: no thread pool to wake
     return torch.as_tensor(xp.where(R > 0, num / R.clip(min=1), 0.0))
 
-# %% ../nbs/06a_metrics.ipynb #ea982aa5
+# %% ../nbs/06a_metrics.ipynb #9a44ecc3
 def average_precision(qB, dB, qL, dL, topk=None, ties='index', faithful=False, chunk=None):
     "Per-query AP@topK (Q,) float64 of the reference definition; `ties` in `TIES` orders equal distances."
     K = _topk(topk, len(dB), faithful)
@@ -213,7 +217,7 @@ def mean_average_precision(qB, dB, qL, dL, topk=None, ties='index', faithful=Fal
     "mAP@topK of ±1 codes (`topk=None`: whole database); `ties` in `TIES`; `faithful=True` keeps the reference's topk=-1 off-by-one."
     return average_precision(qB, dB, qL, dL, topk, ties, faithful, chunk).mean().item()
 
-# %% ../nbs/06a_metrics.ipynb #ed0783e2
+# %% ../nbs/06a_metrics.ipynb #c86eda18
 def _bucket_counts(S, shift, cum, bits):
     "(c, bits+1) numbers of items and of relevant items at distance <= d, from sorted keys and running hits"
     S, cum = torch.as_tensor(S), torch.as_tensor(cum)                     # zero-copy views of numpy arrays
@@ -222,7 +226,7 @@ def _bucket_counts(S, shift, cum, bits):
     Rle = torch.where(Nle > 0, cum.gather(1, (Nle - 1).clamp(min=0)), 0)
     return Nle, Rle
 
-# %% ../nbs/06a_metrics.ipynb #8d0bfd51
+# %% ../nbs/06a_metrics.ipynb #1b21b007
 @lru_cache(maxsize=4)
 def _harmonic(n, device):
     "H_0..H_n (float64), cached: every chunk of a call needs the same table"
@@ -236,7 +240,7 @@ def _tie_terms(a, r, k, H):
     h = H[(a + k).long()] - H[a.long()]
     return (r + 1) * h / k.clamp(min=1), (k - (a + 1) * h) / (k * (k - 1)).clamp(min=1)
 
-# %% ../nbs/06a_metrics.ipynb #1cdf0b25
+# %% ../nbs/06a_metrics.ipynb #594fa7f0
 def _expected_ap(Nle, Rle, K):
     "(c, q+1) cumulative group counts -> (c,) expected AP@K over uniformly random orders inside tie groups"
     Nle, Rle = Nle.double(), Rle.double()
@@ -258,7 +262,7 @@ def _expected_ap(Nle, Rle, K):
     first = torch.arange(x.shape[1], device=x.device) <= (hi - lo)
     return torch.where(first, logp.exp() * f, 0.0).sum(1)
 
-# %% ../nbs/06a_metrics.ipynb #d38fa50b
+# %% ../nbs/06a_metrics.ipynb #c914149e
 PR_CUTOFFS = (1,) + tuple(range(500, 10001, 500))                      # the reference's 21 top-k cutoffs
 PRCurve = namedtuple('PRCurve', 'cutoffs precision recall')
 
@@ -273,7 +277,7 @@ def _hits_at(S, shift, cum, bits, ks, ties):
     a, r, n, m = (t.gather(1, g) for t in (Nlt, Rlt, Nle - Nlt, Rle - Rlt))
     return r + (k - a) * m / n
 
-# %% ../nbs/06a_metrics.ipynb #9b090616
+# %% ../nbs/06a_metrics.ipynb #ca9983d5
 def precision_at_k(qB, dB, qL, dL, k=1000, ties='index', chunk=None):
     "Mean precision over the first `k` ranked items (relevant items among them / k)."
     return pr_curve(qB, dB, qL, dL, 'topk', (k,), ties, chunk).precision[0].item()
@@ -282,9 +286,8 @@ def pr_curve(qB, dB, qL, dL, by='topk', cutoffs=None, ties='index', chunk=None):
     "Mean precision and recall at top-k `cutoffs` (default `PR_CUTOFFS`) or at Hamming radii (`by='radius'`, default 0..bits)."
     bits = torch.as_tensor(qB).shape[-1]
     if by not in ('topk', 'radius'): raise ValueError(f"by must be 'topk' or 'radius'; got {by!r}.")
-    cutoffs = tuple(cutoffs or (PR_CUTOFFS if by == 'topk' else range(bits + 1)))
-    if not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in cutoffs) or min(cutoffs) < (by == 'topk'):
-        raise ValueError(f"cutoffs must be ints, >= 1 for top-k and >= 0 for radii; got {cutoffs}.")
+    low, name = (1, 'a top-k cutoff') if by == 'topk' else (0, 'a radius')
+    cutoffs = tuple(_int_at_least(c, low, name) for c in cutoffs or (PR_CUTOFFS if by == 'topk' else range(bits + 1)))
     def reduce(S, shift, hit, cum, bits):
         total = torch.as_tensor(cum[:, -1:]).double()                     # all relevant items per query
         if by == 'topk': h, n = _hits_at(S, shift, cum, bits, cutoffs, ties), torch.tensor(cutoffs)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['HammingIndex']
 
-# %% ../nbs/06b_search.ipynb #97f9c102
+# %% ../nbs/06b_search.ipynb #f9766eb5
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +14,9 @@ from fastcore.basics import patch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .metrics import _as_codes, _chunks, _map_chunks, _pair_dist, _prep, _rank_keys, pack_bits
+from .metrics import _as_codes, _chunks, _int_at_least, _map_chunks, _pair_dist, _prep, _rank_keys, pack_bits
 
-# %% ../nbs/06b_search.ipynb #3bc17003
+# %% ../nbs/06b_search.ipynb #4020455d
 def _faiss():
     "The faiss module, or an ImportError that says how to get it."
     try: import faiss
@@ -25,7 +25,7 @@ def _faiss():
                           "backend='torch' needs nothing extra and returns the same results.") from e
     return faiss
 
-# %% ../nbs/06b_search.ipynb #e9ba54d9
+# %% ../nbs/06b_search.ipynb #23c41dc2
 def _smallest(key, k):
     "The `k` smallest keys of each row (c, N), ascending: (c, k). numpy partition + sort (CPU), torch.topk (GPU)."
     if isinstance(key, torch.Tensor): return key.topk(k, dim=1, largest=False).values
@@ -37,7 +37,7 @@ def _decode(key, shift):
     key = torch.as_tensor(key)
     return (key >> shift).to(torch.int32), ((key & ((1 << shift) - 1)) >> 1).long()
 
-# %% ../nbs/06b_search.ipynb #2bba63fc
+# %% ../nbs/06b_search.ipynb #678fb2d8
 class HammingIndex:
     "Exact Hamming-space search over ±1 codes (N, bits); ties broken by database index. `backend`: 'torch' or 'faiss'."
     def __init__(self, codes, backend='torch'):
@@ -60,14 +60,11 @@ class HammingIndex:
             raise ValueError(f"queries have {q.shape[1]} bits but the index holds {self.bits}-bit codes.")
         return q
 
-# %% ../nbs/06b_search.ipynb #eaf99f03
+# %% ../nbs/06b_search.ipynb #812ac2ad
 @patch
 def search(self: HammingIndex, queries, k):
     "Top-`k` per query: distances (Q, k) int32 and database indices (Q, k) int64, ordered by (distance, index)."
-    q = self._queries(queries)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an int >= 1; got {k!r}.")
-    k = min(int(k), len(self))
+    q, k = self._queries(queries), min(_int_at_least(k, 1, 'k'), len(self))
     if self.backend == 'faiss':
         D, I = self._faiss_index('flat').search(pack_bits(q), k)
         return torch.from_numpy(D), torch.from_numpy(I)
@@ -78,14 +75,12 @@ def search(self: HammingIndex, queries, k):
     D, I = zip(*_map_chunks(work, _chunks(len(q), len(self), q.is_cuda, None), q.is_cuda))
     return torch.cat(D), torch.cat(I)
 
-# %% ../nbs/06b_search.ipynb #c92a7656
+# %% ../nbs/06b_search.ipynb #e463c5de
 @patch
 def radius_search(self: HammingIndex, queries, radius):
     "All codes within Hamming distance `radius` (inclusive): lims (Q+1,), distances int32, indices int64, sorted by (distance, index) per query."
-    q = self._queries(queries)
-    if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 0:
-        raise ValueError(f"radius must be an int >= 0; got {radius!r}.")
-    if self.backend == 'faiss': return self._faiss_radius(q, int(radius))
+    q, radius = self._queries(queries), _int_at_least(radius, 0, 'radius')
+    if self.backend == 'faiss': return self._faiss_radius(q, radius)
     qc = _prep(q)
     def work(s):
         dist = _pair_dist(qc[s], self._db)
@@ -99,7 +94,7 @@ def radius_search(self: HammingIndex, queries, radius):
     counts, D, I = zip(*_map_chunks(work, _chunks(len(q), len(self), q.is_cuda, None), q.is_cuda))
     return torch.nn.functional.pad(torch.cat(counts).cumsum(0), (1, 0)), torch.cat(D), torch.cat(I)
 
-# %% ../nbs/06b_search.ipynb #9ccaae19
+# %% ../nbs/06b_search.ipynb #eb8416bf
 _FORMAT = 'vts_nb.HammingIndex'
 
 @patch
@@ -119,7 +114,7 @@ def load(cls: HammingIndex, path, backend='torch', device='cpu'):
     bits = torch.from_numpy(np.unpackbits(packed.numpy(), axis=1, count=int(meta['bits'])))
     return cls((bits.to(torch.int8) * 2 - 1).to(device), backend)
 
-# %% ../nbs/06b_search.ipynb #89884ecb
+# %% ../nbs/06b_search.ipynb #026e5c75
 @patch
 def _faiss_index(self: HammingIndex, kind):
     "The faiss IndexBinaryFlat ('flat') or IndexBinaryHash ('hash') over the packed codes, built once."
