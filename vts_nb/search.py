@@ -5,9 +5,7 @@
 # %% auto #0
 __all__ = ['HammingIndex']
 
-# %% ../nbs/06b_search.ipynb #f9766eb5
-from pathlib import Path
-
+# %% ../nbs/06b_search.ipynb #f6a0564f
 import numpy as np
 import torch
 from fastcore.basics import patch
@@ -16,7 +14,7 @@ from safetensors.torch import save_file
 
 from .metrics import _as_codes, _chunks, _int_at_least, _map_chunks, _pair_dist, _prep, _rank_keys, pack_bits
 
-# %% ../nbs/06b_search.ipynb #4020455d
+# %% ../nbs/06b_search.ipynb #8ca69ff2
 def _faiss():
     "The faiss module, or an ImportError that says how to get it."
     try: import faiss
@@ -25,7 +23,7 @@ def _faiss():
                           "backend='torch' needs nothing extra and returns the same results.") from e
     return faiss
 
-# %% ../nbs/06b_search.ipynb #23c41dc2
+# %% ../nbs/06b_search.ipynb #5f157bd2
 def _smallest(key, k):
     "The `k` smallest keys of each row (c, N), ascending: (c, k). numpy partition + sort (CPU), torch.topk (GPU)."
     if isinstance(key, torch.Tensor): return key.topk(k, dim=1, largest=False).values
@@ -37,7 +35,7 @@ def _decode(key, shift):
     key = torch.as_tensor(key)
     return (key >> shift).to(torch.int32), ((key & ((1 << shift) - 1)) >> 1).long()
 
-# %% ../nbs/06b_search.ipynb #678fb2d8
+# %% ../nbs/06b_search.ipynb #6878bdf7
 class HammingIndex:
     "Exact Hamming-space search over ±1 codes (N, bits); ties broken by database index. `backend`: 'torch' or 'faiss'."
     def __init__(self, codes, backend='torch'):
@@ -60,7 +58,7 @@ class HammingIndex:
             raise ValueError(f"queries have {q.shape[1]} bits but the index holds {self.bits}-bit codes.")
         return q
 
-# %% ../nbs/06b_search.ipynb #812ac2ad
+# %% ../nbs/06b_search.ipynb #fc1318ef
 @patch
 def search(self: HammingIndex, queries, k):
     "Top-`k` per query: distances (Q, k) int32 and database indices (Q, k) int64, ordered by (distance, index)."
@@ -75,7 +73,7 @@ def search(self: HammingIndex, queries, k):
     D, I = zip(*_map_chunks(work, _chunks(len(q), len(self), q.is_cuda, None), q.is_cuda))
     return torch.cat(D), torch.cat(I)
 
-# %% ../nbs/06b_search.ipynb #e463c5de
+# %% ../nbs/06b_search.ipynb #21dc22cb
 @patch
 def radius_search(self: HammingIndex, queries, radius):
     "All codes within Hamming distance `radius` (inclusive): lims (Q+1,), distances int32, indices int64, sorted by (distance, index) per query."
@@ -94,7 +92,7 @@ def radius_search(self: HammingIndex, queries, radius):
     counts, D, I = zip(*_map_chunks(work, _chunks(len(q), len(self), q.is_cuda, None), q.is_cuda))
     return torch.nn.functional.pad(torch.cat(counts).cumsum(0), (1, 0)), torch.cat(D), torch.cat(I)
 
-# %% ../nbs/06b_search.ipynb #eb8416bf
+# %% ../nbs/06b_search.ipynb #2e976e4b
 _FORMAT = 'vts_nb.HammingIndex'
 
 @patch
@@ -114,7 +112,7 @@ def load(cls: HammingIndex, path, backend='torch', device='cpu'):
     bits = torch.from_numpy(np.unpackbits(packed.numpy(), axis=1, count=int(meta['bits'])))
     return cls((bits.to(torch.int8) * 2 - 1).to(device), backend)
 
-# %% ../nbs/06b_search.ipynb #026e5c75
+# %% ../nbs/06b_search.ipynb #ae90bdf7
 @patch
 def _faiss_index(self: HammingIndex, kind):
     "The faiss IndexBinaryFlat ('flat') or IndexBinaryHash ('hash') over the packed codes, built once."
