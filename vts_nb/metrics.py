@@ -6,14 +6,18 @@
 __all__ = ['TIES', 'PR_CUTOFFS', 'PRCurve', 'synthetic_codes', 'pack_bits', 'hamming_distance', 'relevance', 'average_precision',
            'mean_average_precision', 'precision_at_k', 'pr_curve']
 
-# %% ../nbs/06a_metrics.ipynb #9cd4929f
+# %% ../nbs/06a_metrics.ipynb #e9c833aa
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 
 import numpy as np
 import torch
 
-# %% ../nbs/06a_metrics.ipynb #5879ec8c
+if not hasattr(np, 'bitwise_count'):
+    raise ImportError(f"vts_nb.metrics needs numpy >= 2.0 (np.bitwise_count); found {np.__version__}: pip install -U 'numpy>=2'")
+
+# %% ../nbs/06a_metrics.ipynb #d8267ce2
 def synthetic_codes(n_query, n_db, bits, num_classes=10, flip=0.2, seed=0):
     "Noisy copies of random per-class ±1 centres: `(qB, dB, qL, dL)` with one-hot labels."
     g = torch.Generator().manual_seed(seed)
@@ -25,25 +29,31 @@ def synthetic_codes(n_query, n_db, bits, num_classes=10, flip=0.2, seed=0):
     (qB, qL), (dB, dL) = draw(n_query), draw(n_db)
     return qB, dB, qL, dL
 
-# %% ../nbs/06a_metrics.ipynb #aeb1f4b6
+# %% ../nbs/06a_metrics.ipynb #c52f8c41
+def _np(X):
+    "A CPU tensor as a numpy array (a view when numpy has the dtype)."
+    return (X.float() if X.dtype == torch.bfloat16 else X).numpy()
+
 def _as_codes(B, name):
     "`B` as a tensor (n, bits) of ±1 values, or a clear error."
-    B = torch.as_tensor(B)
+    B = torch.as_tensor(B).detach()
     if B.ndim != 2 or B.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty 2-D array of codes (n, bits); got shape {tuple(B.shape)}.")
-    ok = (B == 1) | (B == -1)
-    if not bool(ok.all()):
-        raise ValueError(f"{name} must hold only -1 and +1; found {B[~ok][0].item()}. Binarise with "
+    X = B if B.is_cuda else _np(B)                                      # checks on CPU run in numpy
+    ok = (X == 1) | (X == -1)
+    if not ok.all():
+        raise ValueError(f"{name} must hold only -1 and +1; found {X[~ok][0].item()}. Binarise with "
                          "`vts_nb.model.encode` (sign with sign(0) := +1) before evaluating.")
     return B
 
 def _as_labels(L, n, name):
     "`L` as a 0/1 tensor (n, classes), or a clear error."
-    L = torch.as_tensor(L)
+    L = torch.as_tensor(L).detach()
     if L.ndim != 2 or L.shape[0] != n:
         raise ValueError(f"{name} must be a 2-D one-/multi-hot matrix with one row per code ({n}); "
                          f"got shape {tuple(L.shape)}.")
-    if not bool(((L == 0) | (L == 1)).all()):
+    X = L if L.is_cuda else _np(L)
+    if not ((X == 0) | (X == 1)).all():
         raise ValueError(f"{name} must hold only 0 and 1 (one-/multi-hot labels).")
     return L
 
@@ -53,6 +63,12 @@ def _check_labels(qL, dL, nq, nd):
     if qL.shape[1] != dL.shape[1]:
         raise ValueError(f"query labels have {qL.shape[1]} classes but database labels have {dL.shape[1]}.")
     return qL, dL.to(qL.device)
+
+def _int_at_least(x, low, name):
+    "`x` as an int >= `low`, or a ValueError naming `name`."
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < low:
+        raise ValueError(f"{name} must be an int >= {low}; got {x!r}.")
+    return int(x)
 
 def _check(qB, dB, qL=None, dL=None):
     "Validate codes (and labels) of queries and database; everything moves to the queries' device."
@@ -64,10 +80,10 @@ def _check(qB, dB, qL=None, dL=None):
     qL, dL = _check_labels(qL, dL, len(qB), len(dB))
     return qB, dB.to(qB.device), qL.to(qB.device), dL.to(qB.device)
 
-# %% ../nbs/06a_metrics.ipynb #af14b548
+# %% ../nbs/06a_metrics.ipynb #ab8714a7
 def pack_bits(X):
     "Rows of a ±1 (or 0/1) matrix (n, q) packed 8 per byte: uint8 (n, ceil(q/8)), bit set where X > 0."
-    return np.packbits(torch.as_tensor(X).cpu().numpy() > 0, axis=1)
+    return np.packbits(_np(torch.as_tensor(X).detach().cpu()) > 0, axis=1)
 
 def _words(packed):
     "Packed bytes (n, nbytes) viewed as unsigned words (n, W) of 1, 2, 4 or 8 bytes, zero-padded."
@@ -82,22 +98,26 @@ def _popcount_distance(qw, dw):
     for w in range(1, qw.shape[1]): D += np.bitwise_count(qw[:, None, w] ^ dw[None, :, w])
     return D
 
-# %% ../nbs/06a_metrics.ipynb #ee259e8d
+# %% ../nbs/06a_metrics.ipynb #1bdbd7e8
+def _xp(a):
+    "The array namespace of `a`: torch for tensors (GPU path), numpy for arrays (CPU path)."
+    return torch if isinstance(a, torch.Tensor) else np
+
 def _prep(X):
-    "A ±1 code (or 0/1 label) matrix in the form the pair kernels use: float on GPU, packed words on CPU."
+    "A ±1 code (or 0/1 label) matrix in the form the pair kernels use: float tensor on GPU, packed numpy words on CPU."
     return X.float() if X.is_cuda else _words(pack_bits(X))
 
 def _pair_dist(qc, dc):
-    "(c, ·), (N, ·) prepared codes -> (c, N) Hamming distances"
+    "(c, ·), (N, ·) prepared codes -> (c, N) Hamming distances (numpy uint8/16 on CPU, int32 tensor on GPU)"
     if isinstance(qc, torch.Tensor): return ((qc.shape[1] - qc @ dc.T) / 2).round().to(torch.int32)
-    return torch.from_numpy(_popcount_distance(qc, dc))
+    return _popcount_distance(qc, dc)
 
 def hamming_distance(qB, dB):
-    "Hamming distances (Q, N) int32 between ±1 codes `qB` (Q, q) and `dB` (N, q), on `qB`'s device."
+    "Hamming distances (Q, N) int32 tensor between ±1 codes `qB` (Q, q) and `dB` (N, q), on `qB`'s device."
     qB, dB = _check(qB, dB)
-    return _pair_dist(_prep(qB), _prep(dB)).to(torch.int32)
+    return torch.as_tensor(_pair_dist(_prep(qB), _prep(dB))).to(torch.int32)
 
-# %% ../nbs/06a_metrics.ipynb #a3782e4d
+# %% ../nbs/06a_metrics.ipynb #ee27a541
 def _shares_label(qw, dw):
     "(c, W), (N, W) packed label words -> (c, N) bool: the pair shares at least one label"
     S = (qw[:, None, 0] & dw[None, :, 0]) != 0
@@ -105,95 +125,111 @@ def _shares_label(qw, dw):
     return S
 
 def _pair_rel(ql, dl):
-    "(c, ·), (N, ·) prepared labels -> (c, N) relevance"
+    "(c, ·), (N, ·) prepared labels -> (c, N) bool relevance (numpy on CPU, tensor on GPU)"
     if isinstance(ql, torch.Tensor): return (ql @ dl.T) > 0
-    return torch.from_numpy(_shares_label(ql, dl))
+    return _shares_label(ql, dl)
 
 def relevance(qL, dL):
-    "Relevance (Q, N) bool: query and database item share at least one label."
+    "Relevance (Q, N) bool tensor: query and database item share at least one label."
     qL, dL = _check_labels(qL, dL, len(qL), len(dL))
-    return _pair_rel(_prep(qL), _prep(dL))
+    return torch.as_tensor(_pair_rel(_prep(qL), _prep(dL)))
 
-# %% ../nbs/06a_metrics.ipynb #dc3bc853
+# %% ../nbs/06a_metrics.ipynb #f652799d
 TIES = ('index', 'best', 'worst', 'expected')
+
+@lru_cache(maxsize=8)
+def _index_bits(xp, N, dtype, device):
+    "2j for j < N, the index field of the keys; cached, as every chunk of a call needs the same one"
+    return xp.arange(N, dtype=dtype, device=device) << 1
 
 def _rank_keys(D, rel, ties, bits):
     "(c, N) distances and relevance (or None) -> (c, N) integer keys ordered like the ranking; and the distance shift"
-    N = D.shape[1]
+    xp, N = _xp(D), D.shape[1]
     nb = max(1, (N - 1).bit_length())                             # bits for the database index
     tie = ties in ('best', 'worst')
     shift = 1 + nb + tie
-    dtype = torch.int32 if shift + bits.bit_length() <= 31 else torch.int64
-    key = D.to(dtype) << shift
-    if tie: key |= (rel if ties == 'worst' else ~rel).to(dtype) << (1 + nb)
-    key |= torch.arange(N, device=D.device, dtype=dtype) << 1
-    if rel is not None: key |= rel.to(dtype)
+    dt = xp.int32 if shift + bits.bit_length() <= 31 else xp.int64
+    key = xp.asarray(D, dtype=dt, copy=True)
+    key <<= shift
+    if tie: key |= xp.asarray(rel if ties == 'worst' else ~rel, dtype=dt) << (1 + nb)
+    key |= _index_bits(xp, N, dt, D.device)
+    if rel is not None: key |= xp.asarray(rel, dtype=dt)
     return key, shift
 
 def _sort_rows(key):
-    "Sort each row of `key` ascending: numpy's SIMD sort in place, rows split over threads (CPU); torch.sort (GPU)."
-    if key.is_cuda: return key.sort(dim=1).values
-    parts = np.array_split(key.numpy(), torch.get_num_threads())
-    with ThreadPoolExecutor(len(parts)) as pool: list(pool.map(lambda a: a.sort(axis=1), parts))
+    "Sort each row ascending: numpy's SIMD sort in place (CPU) or torch.sort (GPU); keys are unique, so any sort agrees."
+    if isinstance(key, torch.Tensor): return key.sort(dim=1).values
+    key.sort(axis=1)
     return key
 
-# %% ../nbs/06a_metrics.ipynb #3d480ddd
+# %% ../nbs/06a_metrics.ipynb #2f4512b5
 def _topk(topk, N, faithful):
     "Number of ranked items AP looks at."
     if topk is None: return N
-    if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or (topk < 1 and topk != -1):
-        raise ValueError(f"topk must be None (whole database), -1 (the reference's 'all') or an int >= 1; got {topk!r}.")
     if topk == -1: return N - 1 if faithful else N                # reference: rel[order][0:-1]
-    return min(int(topk), N)
+    return min(_int_at_least(topk, 1, "topk (or None: whole database; -1: the reference's 'all')"), N)
 
-def _chunks(n, N, device, chunk):
-    "Query slices of about 2**22 (CPU) or 2**25 (GPU) pairs, or `chunk` queries each."
-    chunk = chunk or max(1, (2**25 if device.type == 'cuda' else 2**22) // N)
+def _chunks(n, N, on_gpu, chunk):
+    "Query slices of about 2**18 (CPU: a few MB, cache-sized) or 2**26 (GPU) pairs, or of `chunk` queries."
+    chunk = chunk or max(1, (2**26 if on_gpu else 2**18) // N)
     return [slice(i, i + chunk) for i in range(0, n, chunk)]
 
-def _rankings(qB, dB, qL, dL, ties, chunk):
-    "Per query chunk: sorted rank keys (c, N), distance shift, hits in rank order (c, N), running hit count (c, N)."
+def _map_chunks(work, slices, on_gpu):
+    "[work(s) for s in slices]; on CPU several chunks run on a pool of `torch.get_num_threads()` threads."
+    if on_gpu or len(slices) == 1: return [work(s) for s in slices]
+    with ThreadPoolExecutor(torch.get_num_threads()) as pool: return list(pool.map(work, slices))
+
+def _rankings(qB, dB, qL, dL, ties, chunk, reduce):
+    "reduce(sorted keys, distance shift, hits in rank order, running hit count, bits) for every query chunk, in order."
     if ties not in TIES: raise ValueError(f"ties must be one of {TIES}; got {ties!r}.")
     qB, dB, qL, dL = _check(qB, dB, qL, dL)
-    qc, dc, ql, dl = _prep(qB), _prep(dB), _prep(qL), _prep(dL)
-    for s in _chunks(len(qB), len(dB), qB.device, chunk):
-        S, shift = _rank_keys(_pair_dist(qc[s], dc), _pair_rel(ql[s], dl), ties, qB.shape[1])
-        S = _sort_rows(S)
-        hit = (S & 1).to(torch.int32)
-        yield S, shift, hit, hit.cumsum(1, dtype=torch.int32)
+    qc, dc, ql, dl, bits = _prep(qB), _prep(dB), _prep(qL), _prep(dL), qB.shape[1]
+    def work(s):
+        S, shift = _rank_keys(_pair_dist(qc[s], dc), _pair_rel(ql[s], dl), ties, bits)
+        S = _sort_rows(S)                                                 # (c, N) ranked
+        hit = S & 1
+        return reduce(S, shift, hit, hit.cumsum(1, dtype=hit.dtype), bits)
+    return _map_chunks(work, _chunks(len(qB), len(dB), qB.is_cuda, chunk), qB.is_cuda)
+
+@lru_cache(maxsize=8)
+def _inverse_ranks(xp, K, device):
+    "1/t for t = 1..K (float64), cached"
+    return 1 / xp.arange(1, K + 1, dtype=xp.float64, device=device)
 
 def _ap_ranked(hit, cum):
-    "(c, K) hits and running counts -> (c,) AP of the reference definition"
-    inv = 1 / torch.arange(1, hit.shape[1] + 1, device=hit.device, dtype=torch.float64)
+    "(c, K) hits and running counts -> (c,) AP of the reference definition (float64 tensor)"
+    xp = _xp(hit)
+    inv = _inverse_ranks(xp, hit.shape[1], hit.device)
     R = cum[:, -1]
-    return torch.where(R > 0, ((hit * cum).double() @ inv) / R.clamp(min=1), 0.0)
+    num = (xp.asarray(hit * cum, dtype=xp.float64) * inv).sum(1)     # elementwise, not BLAS: no thread pool to wake
+    return torch.as_tensor(xp.where(R > 0, num / R.clip(min=1), 0.0))
 
-# %% ../nbs/06a_metrics.ipynb #e86bcef6
+# %% ../nbs/06a_metrics.ipynb #9a44ecc3
 def average_precision(qB, dB, qL, dL, topk=None, ties='index', faithful=False, chunk=None):
     "Per-query AP@topK (Q,) float64 of the reference definition; `ties` in `TIES` orders equal distances."
-    N, bits = len(dB), torch.as_tensor(qB).shape[-1]
-    K = _topk(topk, N, faithful)
-    aps = []
-    for S, shift, hit, cum in _rankings(qB, dB, qL, dL, ties, chunk):
-        if ties == 'expected': aps.append(_expected_ap(*_bucket_counts(S, shift, cum, bits), K))
-        else: aps.append(_ap_ranked(hit[:, :K], cum[:, :K]))
-    return torch.cat(aps)
+    K = _topk(topk, len(dB), faithful)
+    def reduce(S, shift, hit, cum, bits):
+        if ties == 'expected': return _expected_ap(*_bucket_counts(S, shift, cum, bits), K)
+        return _ap_ranked(hit[:, :K], cum[:, :K])
+    return torch.cat(_rankings(qB, dB, qL, dL, ties, chunk, reduce))
 
 def mean_average_precision(qB, dB, qL, dL, topk=None, ties='index', faithful=False, chunk=None):
     "mAP@topK of ±1 codes (`topk=None`: whole database); `ties` in `TIES`; `faithful=True` keeps the reference's topk=-1 off-by-one."
     return average_precision(qB, dB, qL, dL, topk, ties, faithful, chunk).mean().item()
 
-# %% ../nbs/06a_metrics.ipynb #ded494ea
+# %% ../nbs/06a_metrics.ipynb #c86eda18
 def _bucket_counts(S, shift, cum, bits):
     "(c, bits+1) numbers of items and of relevant items at distance <= d, from sorted keys and running hits"
+    S, cum = torch.as_tensor(S), torch.as_tensor(cum)                     # zero-copy views of numpy arrays
     edges = (torch.arange(1, bits + 2, device=S.device, dtype=S.dtype) << shift).expand(len(S), -1).contiguous()
     Nle = torch.searchsorted(S, edges)                                    # keys below (d+1) << shift
     Rle = torch.where(Nle > 0, cum.gather(1, (Nle - 1).clamp(min=0)), 0)
     return Nle, Rle
 
-# %% ../nbs/06a_metrics.ipynb #204ed1ce
+# %% ../nbs/06a_metrics.ipynb #1b21b007
+@lru_cache(maxsize=4)
 def _harmonic(n, device):
-    "H_0..H_n (float64)"
+    "H_0..H_n (float64), cached: every chunk of a call needs the same table"
     return torch.cat([torch.zeros(1, dtype=torch.float64, device=device),
                       (1 / torch.arange(1, n + 1, dtype=torch.float64, device=device)).cumsum(0)])
 
@@ -204,7 +240,7 @@ def _tie_terms(a, r, k, H):
     h = H[(a + k).long()] - H[a.long()]
     return (r + 1) * h / k.clamp(min=1), (k - (a + 1) * h) / (k * (k - 1)).clamp(min=1)
 
-# %% ../nbs/06a_metrics.ipynb #ac57f26f
+# %% ../nbs/06a_metrics.ipynb #594fa7f0
 def _expected_ap(Nle, Rle, K):
     "(c, q+1) cumulative group counts -> (c,) expected AP@K over uniformly random orders inside tie groups"
     Nle, Rle = Nle.double(), Rle.double()
@@ -226,14 +262,14 @@ def _expected_ap(Nle, Rle, K):
     first = torch.arange(x.shape[1], device=x.device) <= (hi - lo)
     return torch.where(first, logp.exp() * f, 0.0).sum(1)
 
-# %% ../nbs/06a_metrics.ipynb #d49b326e
+# %% ../nbs/06a_metrics.ipynb #c914149e
 PR_CUTOFFS = (1,) + tuple(range(500, 10001, 500))                      # the reference's 21 top-k cutoffs
 PRCurve = namedtuple('PRCurve', 'cutoffs precision recall')
 
 def _hits_at(S, shift, cum, bits, ks, ties):
     "(c, len(ks)) relevant items among the first k ranked, for each k in `ks` (expected value for ties='expected')"
     N = S.shape[1]
-    if ties != 'expected': return cum[:, [min(k, N) - 1 for k in ks]].double()
+    if ties != 'expected': return torch.as_tensor(cum[:, [min(k, N) - 1 for k in ks]]).double()
     Nle, Rle = (t.double() for t in _bucket_counts(S, shift, cum, bits))
     Nlt, Rlt = (torch.nn.functional.pad(t[:, :-1], (1, 0)) for t in (Nle, Rle))
     k = torch.tensor([min(k, N) for k in ks], device=S.device, dtype=torch.float64).expand(len(S), -1)
@@ -241,7 +277,7 @@ def _hits_at(S, shift, cum, bits, ks, ties):
     a, r, n, m = (t.gather(1, g) for t in (Nlt, Rlt, Nle - Nlt, Rle - Rlt))
     return r + (k - a) * m / n
 
-# %% ../nbs/06a_metrics.ipynb #b05f3a6b
+# %% ../nbs/06a_metrics.ipynb #ca9983d5
 def precision_at_k(qB, dB, qL, dL, k=1000, ties='index', chunk=None):
     "Mean precision over the first `k` ranked items (relevant items among them / k)."
     return pr_curve(qB, dB, qL, dL, 'topk', (k,), ties, chunk).precision[0].item()
@@ -250,17 +286,16 @@ def pr_curve(qB, dB, qL, dL, by='topk', cutoffs=None, ties='index', chunk=None):
     "Mean precision and recall at top-k `cutoffs` (default `PR_CUTOFFS`) or at Hamming radii (`by='radius'`, default 0..bits)."
     bits = torch.as_tensor(qB).shape[-1]
     if by not in ('topk', 'radius'): raise ValueError(f"by must be 'topk' or 'radius'; got {by!r}.")
-    cutoffs = tuple(cutoffs or (PR_CUTOFFS if by == 'topk' else range(bits + 1)))
-    if not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in cutoffs) or min(cutoffs) < (by == 'topk'):
-        raise ValueError(f"cutoffs must be ints, >= 1 for top-k and >= 0 for radii; got {cutoffs}.")
-    P, Rc = [], []
-    for S, shift, hit, cum in _rankings(qB, dB, qL, dL, ties, chunk):
-        total = cum[:, -1:].double()                                      # all relevant items per query
-        if by == 'topk':
-            h, n = _hits_at(S, shift, cum, bits, cutoffs, ties), torch.tensor(cutoffs, device=S.device)
+    low, name = (1, 'a top-k cutoff') if by == 'topk' else (0, 'a radius')
+    cutoffs = tuple(_int_at_least(c, low, name) for c in cutoffs or (PR_CUTOFFS if by == 'topk' else range(bits + 1)))
+    def reduce(S, shift, hit, cum, bits):
+        total = torch.as_tensor(cum[:, -1:]).double()                     # all relevant items per query
+        if by == 'topk': h, n = _hits_at(S, shift, cum, bits, cutoffs, ties), torch.tensor(cutoffs)
         else:
             Nle, Rle = _bucket_counts(S, shift, cum, bits)
-            idx = torch.tensor([min(c, bits) for c in cutoffs], device=S.device)
+            idx = [min(c, bits) for c in cutoffs]
             h, n = Rle[:, idx].double(), Nle[:, idx]
-        P.append(torch.where(n > 0, h / n.clamp(min=1), 0.0)); Rc.append(torch.where(total > 0, h / total.clamp(min=1), 0.0))
-    return PRCurve(np.array(cutoffs), torch.cat(P).mean(0).cpu().numpy(), torch.cat(Rc).mean(0).cpu().numpy())
+        n = n.to(h.device)
+        return torch.stack([torch.where(n > 0, h / n.clamp(min=1), 0.0), torch.where(total > 0, h / total.clamp(min=1), 0.0)])
+    P, R = torch.cat(_rankings(qB, dB, qL, dL, ties, chunk, reduce), 1).mean(1).cpu().numpy()
+    return PRCurve(np.array(cutoffs), P, R)

@@ -5,18 +5,16 @@
 # %% auto #0
 __all__ = ['HammingIndex']
 
-# %% ../nbs/06b_search.ipynb #709286da
-from pathlib import Path
-
+# %% ../nbs/06b_search.ipynb #f6a0564f
 import numpy as np
 import torch
 from fastcore.basics import patch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .metrics import _as_codes, _chunks, _pair_dist, _prep, _rank_keys, pack_bits
+from .metrics import _as_codes, _chunks, _int_at_least, _map_chunks, _pair_dist, _prep, _rank_keys, pack_bits
 
-# %% ../nbs/06b_search.ipynb #2b4dffcf
+# %% ../nbs/06b_search.ipynb #8ca69ff2
 def _faiss():
     "The faiss module, or an ImportError that says how to get it."
     try: import faiss
@@ -25,19 +23,19 @@ def _faiss():
                           "backend='torch' needs nothing extra and returns the same results.") from e
     return faiss
 
-# %% ../nbs/06b_search.ipynb #b6daa7bf
+# %% ../nbs/06b_search.ipynb #5f157bd2
 def _smallest(key, k):
-    "The `k` smallest keys of each row (c, N), ascending: (c, k)."
-    if key.is_cuda: return key.topk(k, dim=1, largest=False).values
-    a = key.numpy()
-    if k < a.shape[1]: a = np.partition(a, k - 1, axis=1)[:, :k]
-    return torch.from_numpy(np.sort(a, axis=1))
+    "The `k` smallest keys of each row (c, N), ascending: (c, k). numpy partition + sort (CPU), torch.topk (GPU)."
+    if isinstance(key, torch.Tensor): return key.topk(k, dim=1, largest=False).values
+    if k < key.shape[1]: key = np.partition(key, k - 1, axis=1)[:, :k]
+    return np.sort(key, axis=1)
 
 def _decode(key, shift):
-    "Keys -> (distances int32, database indices int64)."
+    "Keys -> (distances int32, database indices int64) tensors."
+    key = torch.as_tensor(key)
     return (key >> shift).to(torch.int32), ((key & ((1 << shift) - 1)) >> 1).long()
 
-# %% ../nbs/06b_search.ipynb #0fca9e31
+# %% ../nbs/06b_search.ipynb #6878bdf7
 class HammingIndex:
     "Exact Hamming-space search over ±1 codes (N, bits); ties broken by database index. `backend`: 'torch' or 'faiss'."
     def __init__(self, codes, backend='torch'):
@@ -60,46 +58,41 @@ class HammingIndex:
             raise ValueError(f"queries have {q.shape[1]} bits but the index holds {self.bits}-bit codes.")
         return q
 
-# %% ../nbs/06b_search.ipynb #ef5a66a6
+# %% ../nbs/06b_search.ipynb #fc1318ef
 @patch
 def search(self: HammingIndex, queries, k):
     "Top-`k` per query: distances (Q, k) int32 and database indices (Q, k) int64, ordered by (distance, index)."
-    q = self._queries(queries)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an int >= 1; got {k!r}.")
-    k = min(int(k), len(self))
+    q, k = self._queries(queries), min(_int_at_least(k, 1, 'k'), len(self))
     if self.backend == 'faiss':
         D, I = self._faiss_index('flat').search(pack_bits(q), k)
         return torch.from_numpy(D), torch.from_numpy(I)
-    qc, D, I = _prep(q), [], []
-    for s in _chunks(len(q), len(self), q.device, None):
+    qc = _prep(q)
+    def work(s):
         key, shift = _rank_keys(_pair_dist(qc[s], self._db), None, 'index', self.bits)
-        d, i = _decode(_smallest(key, k), shift)
-        D.append(d); I.append(i)
+        return _decode(_smallest(key, k), shift)
+    D, I = zip(*_map_chunks(work, _chunks(len(q), len(self), q.is_cuda, None), q.is_cuda))
     return torch.cat(D), torch.cat(I)
 
-# %% ../nbs/06b_search.ipynb #cac2e468
+# %% ../nbs/06b_search.ipynb #21dc22cb
 @patch
 def radius_search(self: HammingIndex, queries, radius):
     "All codes within Hamming distance `radius` (inclusive): lims (Q+1,), distances int32, indices int64, sorted by (distance, index) per query."
-    q = self._queries(queries)
-    if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 0:
-        raise ValueError(f"radius must be an int >= 0; got {radius!r}.")
-    if self.backend == 'faiss': return self._faiss_radius(q, int(radius))
-    qc, counts, D, I = _prep(q), [], [], []
-    for s in _chunks(len(q), len(self), q.device, None):
+    q, radius = self._queries(queries), _int_at_least(radius, 0, 'radius')
+    if self.backend == 'faiss': return self._faiss_radius(q, radius)
+    qc = _prep(q)
+    def work(s):
         dist = _pair_dist(qc[s], self._db)
         key, shift = _rank_keys(dist, None, 'index', self.bits)
         hit = dist <= radius                                              # (c, N)
-        rows = torch.arange(len(key), device=key.device)[:, None].expand_as(key)[hit]
+        keys, counts = torch.as_tensor(key[hit]).long(), torch.as_tensor(hit.sum(1))   # row-major hits
+        rows = torch.repeat_interleave(torch.arange(len(counts), device=counts.device), counts)
         width = shift + self.bits.bit_length()                            # bits used by a key
-        tagged = torch.sort((rows.long() << width) | key[hit].long()).values   # row-major, then key
-        d, i = _decode(tagged & ((1 << width) - 1), shift)
-        counts.append(hit.sum(1)); D.append(d); I.append(i)
-    lims = torch.nn.functional.pad(torch.cat(counts).cumsum(0), (1, 0))
-    return lims, torch.cat(D), torch.cat(I)
+        tagged = torch.sort((rows << width) | keys).values                # by row, then by key
+        return counts, *_decode(tagged & ((1 << width) - 1), shift)
+    counts, D, I = zip(*_map_chunks(work, _chunks(len(q), len(self), q.is_cuda, None), q.is_cuda))
+    return torch.nn.functional.pad(torch.cat(counts).cumsum(0), (1, 0)), torch.cat(D), torch.cat(I)
 
-# %% ../nbs/06b_search.ipynb #63a61eb1
+# %% ../nbs/06b_search.ipynb #2e976e4b
 _FORMAT = 'vts_nb.HammingIndex'
 
 @patch
@@ -119,7 +112,7 @@ def load(cls: HammingIndex, path, backend='torch', device='cpu'):
     bits = torch.from_numpy(np.unpackbits(packed.numpy(), axis=1, count=int(meta['bits'])))
     return cls((bits.to(torch.int8) * 2 - 1).to(device), backend)
 
-# %% ../nbs/06b_search.ipynb #6851f56a
+# %% ../nbs/06b_search.ipynb #ae90bdf7
 @patch
 def _faiss_index(self: HammingIndex, kind):
     "The faiss IndexBinaryFlat ('flat') or IndexBinaryHash ('hash') over the packed codes, built once."

@@ -1,0 +1,112 @@
+"""Time retrieval evaluation: a per-query numpy loop of the reference definition vs `vts_nb.metrics`,
+and faiss's IndexBinaryFlat top-k vs `vts_nb.search.HammingIndex`. Prints one markdown table.
+
+    python benchmarks/bench_eval.py                 # 1,000 x 54,000 at 16/32/64 bits, then 5,000 x 200,000
+    python benchmarks/bench_eval.py --no-big        # skip the large row
+
+Codes are `synthetic_codes` (noisy copies of 10 random class centres, 20% of bits flipped).
+Fast timings are the best of `--repeat` runs; the slow loops run once (on a subset of queries for
+the large row, scaled up linearly: the loop's cost is the same for every query). Each figure is
+wall-clock seconds followed by the process's CPU seconds (all threads) in brackets.
+"""
+import argparse, os, platform, time
+
+import faiss
+import numpy as np
+import torch
+
+from vts_nb.metrics import mean_average_precision, pack_bits, synthetic_codes
+from vts_nb.search import HammingIndex
+
+
+def loop_map(qB, dB, qL, dL, topk, kind):
+    """mAP@topk the way the reference evaluator computes it: one query at a time, float32 numpy,
+    `np.argsort(kind=kind)` over the float distances; kind='stable' breaks ties by database index."""
+    bits, total = qB.shape[1], 0.0
+    for i in range(len(qB)):
+        rel = (dL @ qL[i] > 0).astype(np.float32)
+        dist = 0.5 * (bits - dB @ qB[i])
+        hit = rel[np.argsort(dist, kind=kind)][:topk]
+        pos = np.flatnonzero(hit) + 1.0                           # 1-based ranks of the relevant items
+        if len(pos): total += np.mean(np.arange(1, len(pos) + 1) / pos)
+    return total / len(qB)
+
+
+def timed(f):
+    "(wall seconds, CPU seconds, result) of one call"
+    w, c = time.perf_counter(), time.process_time()
+    out = f()
+    return time.perf_counter() - w, time.process_time() - c, out
+
+
+def best_of(f, repeat):
+    "(wall seconds, CPU seconds, result) of the fastest of `repeat` calls"
+    return min((timed(f) for _ in range(repeat)), key=lambda t: t[0])
+
+
+def fmt(t, scale=1.0):
+    "wall [CPU] seconds"
+    return f'{t[0] * scale:.3g} s [{t[1] * scale:.3g}]'
+
+
+def row(nq, nd, bits, k, repeat, loop_queries):
+    qB, dB, qL, dL = synthetic_codes(nq, nd, bits, flip=0.2, seed=bits)
+    n_loop = min(nq, loop_queries)
+    scale = nq / n_loop
+    qn, dn, qln, dln = (x.numpy() for x in (qB, dB, qL, dL))
+    *t_stable, m_loop = timed(lambda: loop_map(qn[:n_loop], dn, qln[:n_loop], dln, nd, 'stable'))
+    *t_vts, _ = timed(lambda: loop_map(qn[:n_loop], dn, qln[:n_loop], dln, nd, None))
+    *t_ours, m_ours = best_of(lambda: mean_average_precision(qB, dB, qL, dL, topk=nd), repeat)
+    m_sub = mean_average_precision(qB[:n_loop], dB, qL[:n_loop], dL, topk=nd)
+    assert abs(m_sub - m_loop) < 1e-9, (m_sub, m_loop)                # same definition, same tie order
+    *t_exp, m_exp = best_of(lambda: mean_average_precision(qB, dB, qL, dL, topk=nd, ties='expected'), repeat)
+    index = HammingIndex(dB)
+    *t_topk, (D, I) = best_of(lambda: index.search(qB, k), repeat)
+    packed, qp = pack_bits(dB), pack_bits(qB)
+    flat = faiss.IndexBinaryFlat(8 * packed.shape[1]); flat.add(packed)
+    *t_faiss, (Df, If) = best_of(lambda: flat.search(qp, k), repeat)
+    assert (D.numpy() == Df).all() and (I.numpy() == If).all()        # identical top-k
+    t_gpu = None
+    if torch.cuda.is_available():
+        qg, dg, lqg, ldg = (x.cuda() for x in (qB, dB, qL, dL))
+        def gpu_map():
+            m = mean_average_precision(qg, dg, lqg, ldg, topk=nd); torch.cuda.synchronize(); return m
+        gpu_map()
+        *t_gpu, m_gpu = best_of(gpu_map, repeat)
+        assert abs(m_gpu - m_ours) < 1e-9
+    return dict(size=f'{nq:,} × {nd:,}', bits=bits, mAP=m_ours, mAP_exp=m_exp, loop_q=n_loop, scale=scale,
+                t_stable=t_stable, t_vts=t_vts, t_ours=t_ours, t_exp=t_exp, t_gpu=t_gpu,
+                t_topk=t_topk, t_faiss=t_faiss)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--queries', type=int, default=1000)
+    p.add_argument('--db', type=int, default=54000)
+    p.add_argument('--bits', type=int, nargs='+', default=[16, 32, 64])
+    p.add_argument('--k', type=int, default=100, help='top-k for the search comparison')
+    p.add_argument('--repeat', type=int, default=3, help='fast timings are the best of this many runs')
+    p.add_argument('--big', action=argparse.BooleanOptionalAction, default=True, help='add 5,000 × 200,000 at 64 bits')
+    p.add_argument('--big-loop-queries', type=int, default=250, help='queries the loops run on in the large row')
+    a = p.parse_args()
+    print(f'# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; '
+          f'numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), '
+          f'faiss {faiss.__version__} ({faiss.omp_get_max_threads()} threads), '
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, CUDA: {torch.cuda.is_available()}")
+    rows = [row(a.queries, a.db, b, a.k, a.repeat, a.queries) for b in a.bits]
+    if a.big: rows.append(row(5000, 200000, 64, a.k, 1, a.big_loop_queries))
+    print('\n| queries × db | bits | mAP (index / expected ties) | (a) loop, stable sort | (a′) loop, VTS default sort | (b) ours mAP | (a)/(b) | (a′)/(b) '
+          f'| ours, ties=expected | ours on GPU | (c) faiss top-{a.k} | our top-{a.k} | ours/faiss |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+    for r in rows:
+        note = '' if r['scale'] == 1 else f" ({r['loop_q']} queries ×{r['scale']:g})"
+        gpu = 'n/a' if r['t_gpu'] is None else f"{r['t_gpu'][0] * 1e3:.1f} ms"
+        print(f"| {r['size']} | {r['bits']} | {r['mAP']:.4f} / {r['mAP_exp']:.4f} | {fmt(r['t_stable'], r['scale'])}{note} "
+              f"| {fmt(r['t_vts'], r['scale'])}{note} | {fmt(r['t_ours'])} | {r['t_stable'][0] * r['scale'] / r['t_ours'][0]:.1f}× "
+              f"| {r['t_vts'][0] * r['scale'] / r['t_ours'][0]:.1f}× | {fmt(r['t_exp'])} | {gpu} | {fmt(r['t_faiss'])} "
+              f"| {fmt(r['t_topk'])} | {r['t_topk'][0] / r['t_faiss'][0]:.2f}× |")
+    print(f'\n# load average {os.getloadavg()[0]:.2f} at the end')
+
+
+if __name__ == '__main__':
+    main()
