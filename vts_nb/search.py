@@ -9,9 +9,10 @@ __all__ = ['HammingIndex']
 import numpy as np
 import torch
 from fastcore.basics import patch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .pretrained import atomic_write
 from .metrics import _as_codes, _chunks, _int_at_least, _map_chunks, _pair_dist, _prep, _rank_keys, pack_bits
 
 # %% ../nbs/06b_search.ipynb #8ca69ff2
@@ -97,16 +98,19 @@ _FORMAT = 'vts_nb.HammingIndex'
 
 @patch
 def save(self: HammingIndex, path):
-    "Write the codes, packed 8 bits per byte, to a `.safetensors` file."
-    save_file({'codes': torch.from_numpy(pack_bits(self.codes))}, str(path),
-              metadata={'format': _FORMAT, 'bits': str(self.bits)})
+    "Write the codes, packed 8 bits per byte, to a `.safetensors` file (atomically: never a half-written index)."
+    atomic_write(path, lambda tmp: save_file({'codes': torch.from_numpy(pack_bits(self.codes))}, tmp,
+                                             metadata={'format': _FORMAT, 'bits': str(self.bits)}))
 
 @patch(cls_method=True)
 def load(cls: HammingIndex, path, backend='torch', device='cpu'):
     "A `HammingIndex` from a file written by `HammingIndex.save`, on `device`."
-    with safe_open(str(path), framework='pt') as f:
-        meta = f.metadata() or {}
-        packed = f.get_tensor('codes') if 'codes' in f.keys() else None
+    try:
+        with safe_open(str(path), framework='pt') as f:
+            meta = f.metadata() or {}
+            packed = f.get_tensor('codes') if 'codes' in f.keys() else None
+    except SafetensorError as e:
+        raise ValueError(f"{path} is corrupt or not a safetensors file ({e}); rebuild the index and save it again.") from e
     if meta.get('format') != _FORMAT or packed is None:
         raise ValueError(f"{path} is not a HammingIndex file (no '{_FORMAT}' metadata); write one with HammingIndex.save.")
     bits = torch.from_numpy(np.unpackbits(packed.numpy(), axis=1, count=int(meta['bits'])))
