@@ -27,7 +27,7 @@ class Attention(nn.Module):
 
     def forward(self, x, return_attn: bool = False):
         B, T, D = x.shape                                           # T = N+1 tokens
-        qkv = self.qkv(x).reshape(B, T, 3, self.num_heads, self.head_dim)
+        qkv = self.qkv(x).reshape(B, T, 3, self.num_heads, self.head_dim)   # (B, T, 3D) -> (B, T, 3, A_h, A_S)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)              # each (B, A_h, T, A_S)
         if self.fused and not return_attn:
             x = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_drop.p if self.training else 0.)
