@@ -1,6 +1,7 @@
 """Write README.md from nbs/index.ipynb (nbdev-readme needs Quarto; this needs nothing).
-Markdown cells are copied; code cells become ```python blocks; cells starting with `#|` (hide, export, flags) are left out."""
-import json
+Markdown cells are copied; code cells become ```python blocks; cells starting with `#|` (hide, export, flags) are left out.
+Links to sibling notebooks (`](02_vit.ipynb)`, right inside nbs/) get the `nbs/` prefix they need from the repository root."""
+import json, re
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -9,5 +10,6 @@ parts = ["<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the 
 for c in cells:
     src = "".join(c["source"]).strip()
     if not src or src.startswith("#|"): continue
-    parts.append(src if c["cell_type"] == "markdown" else f"```python\n{src}\n```")
+    if c["cell_type"] == "markdown": parts.append(re.sub(r"\]\(([0-9][^)/]*\.ipynb)\)", r"](nbs/\1)", src))
+    else: parts.append(f"```python\n{src}\n```")
 (root / "README.md").write_text("\n\n".join(parts) + "\n")
