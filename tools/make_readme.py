@@ -1,6 +1,6 @@
 """Write README.md from nbs/index.ipynb (nbdev-readme needs Quarto; this needs nothing).
 Markdown cells are copied; code cells become ```python blocks; cells starting with `#|` (hide, export, flags) are left out.
-Links to sibling notebooks (`](02_vit.ipynb)`, right inside nbs/) get the `nbs/` prefix they need from the repository root."""
+Links written for nbs/ are rewritten for the repository root: `](02_vit.ipynb)` -> `](nbs/02_vit.ipynb)`, `](../docs/x)` -> `](docs/x)`."""
 import json, re
 from pathlib import Path
 
@@ -10,6 +10,7 @@ parts = ["<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the 
 for c in cells:
     src = "".join(c["source"]).strip()
     if not src or src.startswith("#|"): continue
-    if c["cell_type"] == "markdown": parts.append(re.sub(r"\]\(([0-9][^)/]*\.ipynb)\)", r"](nbs/\1)", src))
+    if c["cell_type"] == "markdown":
+        parts.append(re.sub(r"\]\(([0-9][^)/]*\.ipynb)\)", r"](nbs/\1)", src).replace("](../", "]("))
     else: parts.append(f"```python\n{src}\n```")
 (root / "README.md").write_text("\n\n".join(parts) + "\n")
