@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['LOSSES', 'make_loss', 'seed_everything', 'default_device', 'loader', 'encode_dataset', 'evaluate', 'save_checkpoint',
-           'load_checkpoint', 'fit', 'plot_history', 'split_for_model', 'main']
+           'load_checkpoint', 'fit', 'plot_history', 'train_digits', 'add_history', 'split_for_model', 'main']
 
-# %% ../nbs/08_train.ipynb #0637a598
+# %% ../nbs/08_train.ipynb #347dd6c9
 import json, random, time
 from pathlib import Path
 import numpy as np
@@ -28,7 +28,7 @@ from .losses.csq import CSQLoss
 from .losses.dpn import DPNLoss
 from .transhash import transhash_model, TransHashLoss
 
-# %% ../nbs/08_train.ipynb #f9b2a1a0
+# %% ../nbs/08_train.ipynb #af293936
 LOSSES = {"dsh": DSHLoss, "hashnet": HashNetLoss, "greedyhash": GreedyHashLoss,
           "idhn": IDHNLoss, "csq": CSQLoss, "dpn": DPNLoss}
 
@@ -38,7 +38,7 @@ def make_loss(name: str, bits: int, num_classes: int, num_train: int, faithful: 
         raise ValueError(f"Unknown loss {name!r}; choose one of {sorted(LOSSES)}.")
     return LOSSES[name](bits=bits, num_classes=num_classes, num_train=num_train, faithful=faithful, seed=seed, **kw)
 
-# %% ../nbs/08_train.ipynb #3882ac9d
+# %% ../nbs/08_train.ipynb #cde65281
 def seed_everything(seed: int):
     "Seed Python, NumPy and torch (CPU and CUDA)."
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
@@ -55,7 +55,7 @@ def loader(ds, batch_size: int, train: bool = False, seed: int = 0, device=None)
     pin = torch.device(device or "cpu").type == "cuda"
     return DataLoader(ds, batch_size=batch_size, shuffle=train, drop_last=train, generator=g, pin_memory=pin)
 
-# %% ../nbs/08_train.ipynb #3a67773b
+# %% ../nbs/08_train.ipynb #8ee72287
 @torch.no_grad()
 def encode_dataset(model: nn.Module, ds, batch_size: int = 256, device=None, progress: bool = False):
     "±1 codes `(n, bits)` and label vectors `(n, C)` for every item of `ds`, in dataset order."
@@ -74,7 +74,7 @@ def evaluate(model: nn.Module, split: RetrievalSplit, topk: int | None = None, b
     dB, dL = encode_dataset(model, split.database, batch_size, device)
     return mean_average_precision(qB, dB, qL, dL, topk=topk)
 
-# %% ../nbs/08_train.ipynb #ce4d156f
+# %% ../nbs/08_train.ipynb #61b4d668
 def save_checkpoint(path, **state):
     "Write `state` (tensors, numbers, strings, dicts, lists) to `path` atomically."
     atomic_write(path, lambda tmp: torch.save(state, tmp))
@@ -91,7 +91,7 @@ def load_checkpoint(path, keys=("model", "loss", "optimizer", "epoch")) -> dict:
         raise ValueError(f"{path} is not a vts-nb checkpoint: expected the entries {list(keys)}.")
     return state
 
-# %% ../nbs/08_train.ipynb #03021c09
+# %% ../nbs/08_train.ipynb #cb70889d
 def _restore(ckpt, model, loss, opt, config):
     state = load_checkpoint(ckpt)
     if state.get("config", {}) != config:
@@ -104,7 +104,7 @@ def _restore(ckpt, model, loss, opt, config):
     if "rng" in state: torch.set_rng_state(state["rng"])
     return state["epoch"] + 1, state.get("history", [])
 
-# %% ../nbs/08_train.ipynb #b8785261
+# %% ../nbs/08_train.ipynb #1efe1999
 def fit(model: nn.Module, loss: nn.Module, split: RetrievalSplit, epochs: int = 10, lr: float = 1e-3,
         batch_size: int = 32, weight_decay: float = 0., device=None, eval_every: int | None = None,
         topk: int | None = None, ckpt=None, seed: int = 0, progress: bool = True) -> list[dict]:
@@ -136,7 +136,7 @@ def fit(model: nn.Module, loss: nn.Module, split: RetrievalSplit, epochs: int = 
                             epoch=epoch, history=history, rng=torch.get_rng_state(), config=config)
     return history
 
-# %% ../nbs/08_train.ipynb #b2b55864
+# %% ../nbs/08_train.ipynb #e534f7be
 def plot_history(history: list[dict], title: str = "", chance: float | None = None):
     "Training loss and mAP per epoch, side by side; returns the figure."
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
@@ -149,7 +149,25 @@ def plot_history(history: list[dict], title: str = "", chance: float | None = No
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08_train.ipynb #8e0f3227
+# %% ../nbs/08_train.ipynb #c89e01e0
+def train_digits(loss, bits: int = 16, lr: float = 1e-3, epochs: int = 10, eval_every: int = 5, seed: int = 0,
+                 backbone: str = "vit_tiny", **loss_kw):
+    "Train a tiny VTS from scratch on the digits split; `loss` is a name in `LOSSES` or a loss class. Returns (model, split, history)."
+    seed_everything(seed)
+    split = digits_split(seed=seed)
+    model = hash_model(backbone, bits=bits)
+    n = dict(bits=bits, num_classes=split.num_classes, num_train=len(split.train), seed=seed)
+    crit = make_loss(loss, **n, **loss_kw) if isinstance(loss, str) else loss(**n, **loss_kw)
+    history = fit(model, crit, split, epochs=epochs, lr=lr, eval_every=eval_every, seed=seed, progress=False)
+    return model, split, history
+
+def add_history(fig, history: list[dict], label: str, style: str = "s--", loc: str = "best"):
+    "Add another run's mAP curve, labelled `label`, to a figure made by `plot_history`."
+    ev = [h for h in history if "mAP" in h]
+    fig.axes[1].plot([h["epoch"] + 1 for h in ev], [h["mAP"] for h in ev], style, label=label)
+    fig.axes[1].legend(loc=loc, fontsize=8)
+
+# %% ../nbs/08_train.ipynb #f7fd8135
 def split_for_model(dataset: str, root, model: nn.Module, seed: int = 0, indices_file=None) -> RetrievalSplit:
     "The retrieval split `dataset` at `model`'s input size; reuses the split saved in `indices_file` if it exists."
     kw = dict(img_size=model.img_size)
