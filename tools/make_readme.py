@@ -11,6 +11,6 @@ for c in cells:
     src = "".join(c["source"]).strip()
     if not src or src.startswith("#|"): continue
     if c["cell_type"] == "markdown":
-        parts.append(re.sub(r"\]\(([0-9][^)/]*\.ipynb)\)", r"](nbs/\1)", src).replace("](../", "]("))
+        parts.append(re.sub(r"\]\((\w[^)/]*\.ipynb)\)", r"](nbs/\1)", src).replace("](../", "]("))
     else: parts.append(f"```python\n{src}\n```")
 (root / "README.md").write_text("\n\n".join(parts) + "\n")
