@@ -6,6 +6,8 @@
 __all__ = ['HammingIndex']
 
 # %% ../nbs/06b_search.ipynb #f6a0564f
+import json
+
 import numpy as np
 import torch
 from fastcore.basics import patch
@@ -13,7 +15,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .pretrained import atomic_write
-from .metrics import _as_codes, _chunks, _int_at_least, _map_chunks, _pair_dist, _prep, _rank_keys, pack_bits
+from .metrics import (as_codes, int_at_least, map_chunks, pack_bits, pair_distance, prepare_codes, query_chunks,
+                            rank_keys)
 
 # %% ../nbs/06b_search.ipynb #8ca69ff2
 def _faiss():
@@ -37,14 +40,31 @@ def _decode(key, shift):
     return (key >> shift).to(torch.int32), ((key & ((1 << shift) - 1)) >> 1).long()
 
 # %% ../nbs/06b_search.ipynb #6878bdf7
+def _check_names(names, n):
+    "`names` as a list of `n` strings, or None; else a ValueError."
+    if names is None: return None
+    if isinstance(names, str) or not all(isinstance(s, str) for s in names):
+        raise ValueError("names must be a list of strings, one per code; convert ids with [str(i) for i in ids].")
+    if len(names) != n: raise ValueError(f"got {len(names)} names for {n} codes; pass exactly one name per code (or names=None).")
+    return list(names)
+
+def _check_meta(meta):
+    "`meta` as a dict of str to str ({} for None); else a ValueError."
+    meta = {} if meta is None else meta
+    bad = [(k, v) for k, v in dict(meta).items() if not (isinstance(k, str) and isinstance(v, str))]
+    if bad: raise ValueError(f"meta must map strings to strings (a safetensors header holds only strings); got {bad[0][0]!r}: "
+                             f"{bad[0][1]!r}, so convert the value with str() or json.dumps().")
+    return dict(meta)
+
 class HammingIndex:
-    "Exact Hamming-space search over ±1 codes (N, bits); ties broken by database index. `backend`: 'torch' or 'faiss'."
-    def __init__(self, codes, backend='torch'):
+    "Exact Hamming-space search over ±1 codes (N, bits) with optional item `names` and string `meta`; ties broken by database index."
+    def __init__(self, codes, names: list[str] | None = None, meta: dict[str, str] | None = None, backend='torch'):
         if backend not in ('torch', 'faiss'): raise ValueError(f"backend must be 'torch' or 'faiss'; got {backend!r}.")
-        self.codes = _as_codes(codes, 'codes').to(torch.int8)               # (N, bits) ±1
+        self.codes = as_codes(codes, 'codes').to(torch.int8)                # (N, bits) ±1
+        self.names, self.meta = _check_names(names, len(self.codes)), _check_meta(meta)
         if backend == 'faiss' and self.codes.is_cuda:
             raise ValueError("the faiss backend here is CPU-only: build it from CPU codes, or use backend='torch' on GPU.")
-        self.backend, self._db, self._faiss_indexes = backend, _prep(self.codes), {}
+        self.backend, self._db, self._faiss_indexes = backend, prepare_codes(self.codes), {}
         if backend == 'faiss': _faiss()                                      # fail now, not at the first search
 
     @property
@@ -54,7 +74,7 @@ class HammingIndex:
 
     def _queries(self, queries):
         "Validated query codes on the index's device."
-        q = _as_codes(queries, 'queries').to(self.codes.device)
+        q = as_codes(queries, 'queries').to(self.codes.device)
         if q.shape[1] != self.bits:
             raise ValueError(f"queries have {q.shape[1]} bits but the index holds {self.bits}-bit codes.")
         return q
@@ -63,34 +83,34 @@ class HammingIndex:
 @patch
 def search(self: HammingIndex, queries, k):
     "Top-`k` per query: distances (Q, k) int32 and database indices (Q, k) int64, ordered by (distance, index)."
-    q, k = self._queries(queries), min(_int_at_least(k, 1, 'k'), len(self))
+    q, k = self._queries(queries), min(int_at_least(k, 1, 'k'), len(self))
     if self.backend == 'faiss':
         D, I = self._faiss_index('flat').search(pack_bits(q), k)
         return torch.from_numpy(D), torch.from_numpy(I)
-    qc = _prep(q)
+    qc = prepare_codes(q)
     def work(s):
-        key, shift = _rank_keys(_pair_dist(qc[s], self._db), None, 'index', self.bits)
+        key, shift = rank_keys(pair_distance(qc[s], self._db), None, 'index', self.bits)
         return _decode(_smallest(key, k), shift)
-    D, I = zip(*_map_chunks(work, _chunks(len(q), len(self), q.is_cuda, None), q.is_cuda))
+    D, I = zip(*map_chunks(work, query_chunks(len(q), len(self), q.is_cuda), q.is_cuda))
     return torch.cat(D), torch.cat(I)
 
 # %% ../nbs/06b_search.ipynb #21dc22cb
 @patch
 def radius_search(self: HammingIndex, queries, radius):
     "All codes within Hamming distance `radius` (inclusive): lims (Q+1,), distances int32, indices int64, sorted by (distance, index) per query."
-    q, radius = self._queries(queries), _int_at_least(radius, 0, 'radius')
+    q, radius = self._queries(queries), int_at_least(radius, 0, 'radius')
     if self.backend == 'faiss': return self._faiss_radius(q, radius)
-    qc = _prep(q)
+    qc = prepare_codes(q)
     def work(s):
-        dist = _pair_dist(qc[s], self._db)
-        key, shift = _rank_keys(dist, None, 'index', self.bits)
+        dist = pair_distance(qc[s], self._db)
+        key, shift = rank_keys(dist, None, 'index', self.bits)
         hit = dist <= radius                                              # (c, N)
         keys, counts = torch.as_tensor(key[hit]).long(), torch.as_tensor(hit.sum(1))   # row-major hits
         rows = torch.repeat_interleave(torch.arange(len(counts), device=counts.device), counts)
         width = shift + self.bits.bit_length()                            # bits used by a key
         tagged = torch.sort((rows << width) | keys).values                # by row, then by key
         return counts, *_decode(tagged & ((1 << width) - 1), shift)
-    counts, D, I = zip(*_map_chunks(work, _chunks(len(q), len(self), q.is_cuda, None), q.is_cuda))
+    counts, D, I = zip(*map_chunks(work, query_chunks(len(q), len(self), q.is_cuda), q.is_cuda))
     return torch.nn.functional.pad(torch.cat(counts).cumsum(0), (1, 0)), torch.cat(D), torch.cat(I)
 
 # %% ../nbs/06b_search.ipynb #2e976e4b
@@ -98,23 +118,39 @@ _FORMAT = 'vts_nb.HammingIndex'
 
 @patch
 def save(self: HammingIndex, path):
-    "Write the codes, packed 8 bits per byte, to a `.safetensors` file (atomically: never a half-written index)."
-    atomic_write(path, lambda tmp: save_file({'codes': torch.from_numpy(pack_bits(self.codes))}, tmp,
-                                             metadata={'format': _FORMAT, 'bits': str(self.bits)}))
+    "Write the codes (packed 8 bits per byte), names and meta to a `.safetensors` file, atomically (never a half-written index)."
+    header = {'format': _FORMAT, 'bits': str(self.bits), 'meta': json.dumps(self.meta)}
+    if self.names is not None: header['names'] = json.dumps(self.names)
+    atomic_write(path, lambda tmp: save_file({'codes': torch.from_numpy(pack_bits(self.codes))}, tmp, metadata=header))
+
+def _read_header(header, packed, path):
+    "Code length, names and meta from a HammingIndex file's header, checked against its packed codes; else a ValueError."
+    fix = "rebuild the index and save it again with HammingIndex.save"
+    bits = int(header['bits']) if header.get('bits', '').isdigit() else 0
+    if bits < 1: raise ValueError(f"{path} has bits={header.get('bits')!r} in its header, not a whole number >= 1; {fix}.")
+    if packed.dtype != torch.uint8 or packed.ndim != 2 or packed.shape[1] != -(-bits // 8):
+        raise ValueError(f"{path} says bits={bits} but stores {packed.dtype} codes of shape {tuple(packed.shape)}, "
+                         f"not {-(-bits // 8)} packed uint8 bytes per code; {fix}.")
+    try: names, meta = json.loads(header.get('names', 'null')), json.loads(header.get('meta', '{}'))
+    except json.JSONDecodeError as e: raise ValueError(f"{path} has unreadable names or meta in its header ({e}); {fix}.") from e
+    if names is not None and (not isinstance(names, list) or len(names) != len(packed)):
+        raise ValueError(f"{path} holds {len(packed)} codes but {len(names) if isinstance(names, list) else 'no list of'} names; {fix}.")
+    return bits, names, meta
 
 @patch(cls_method=True)
 def load(cls: HammingIndex, path, backend='torch', device='cpu'):
-    "A `HammingIndex` from a file written by `HammingIndex.save`, on `device`."
+    "A `HammingIndex` (codes, names, meta) from a file written by `HammingIndex.save`, on `device`; a ValueError says what is wrong."
     try:
         with safe_open(str(path), framework='pt') as f:
-            meta = f.metadata() or {}
+            header = f.metadata() or {}
             packed = f.get_tensor('codes') if 'codes' in f.keys() else None
     except SafetensorError as e:
-        raise ValueError(f"{path} is corrupt or not a safetensors file ({e}); rebuild the index and save it again.") from e
-    if meta.get('format') != _FORMAT or packed is None:
+        raise ValueError(f"{path} is truncated, corrupt or not a safetensors file ({e}); rebuild the index and save it again.") from e
+    if header.get('format') != _FORMAT or packed is None:
         raise ValueError(f"{path} is not a HammingIndex file (no '{_FORMAT}' metadata); write one with HammingIndex.save.")
-    bits = torch.from_numpy(np.unpackbits(packed.numpy(), axis=1, count=int(meta['bits'])))
-    return cls((bits.to(torch.int8) * 2 - 1).to(device), backend)
+    bits, names, meta = _read_header(header, packed, path)
+    codes = torch.from_numpy(np.unpackbits(packed.numpy(), axis=1, count=bits)).to(torch.int8) * 2 - 1   # (N, bits) ±1
+    return cls(codes.to(device), names, meta, backend)
 
 # %% ../nbs/06b_search.ipynb #ae90bdf7
 @patch
