@@ -10,7 +10,7 @@ from dataclasses import dataclass, asdict
 import torch
 from torch import nn
 import timm
-from .patch import PatchEmbed, add_cls_and_pos
+from .patch import PatchEmbed, add_cls_and_pos, image_hw
 from .attention import Attention
 
 # %% ../nbs/02_vit.ipynb #dcc71b2b
@@ -47,7 +47,7 @@ class Block(nn.Module):
 @dataclass
 class ViTConfig:
     "Architecture of a Vision Transformer encoder."
-    img_size: int = 224
+    img_size: int | tuple[int, int] = 224   # one int (square) or (H, W)
     patch_size: int = 16
     in_chans: int = 3
     embed_dim: int = 768
@@ -70,7 +70,9 @@ class ViTConfig:
     def vit_l32(cls, **kw): return cls(**{**dict(patch_size=32, embed_dim=1024, depth=24, num_heads=16), **kw})
 
     @property
-    def num_patches(self): return (self.img_size // self.patch_size) ** 2
+    def num_patches(self):
+        H, W = image_hw(self.img_size)
+        return (H // self.patch_size) * (W // self.patch_size)
 
 # %% ../nbs/02_vit.ipynb #76a4fe77
 class VisionTransformer(nn.Module):
