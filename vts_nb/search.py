@@ -14,7 +14,7 @@ from fastcore.basics import patch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .pretrained import atomic_write
+from .files import atomic_write
 from .metrics import (as_codes, int_at_least, map_chunks, pack_bits, pair_distance, prepare_codes, query_chunks,
                             rank_keys)
 
