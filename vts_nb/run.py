@@ -7,7 +7,7 @@ __all__ = ['OBJECTIVES', 'COMMON_LOSS_ARGS', 'LOCATIONS', 'FILES', 'Objective', 
            'check_objective', 'check_recipe', 'check_config', 'build_model', 'build_split', 'build_loss', 'build_run',
            'read_config', 'config_diff', 'run_metrics', 'Run', 'check_out', 'train_run', 'load_run', 'train_digits']
 
-# %% ../nbs/09a_runs.ipynb #88c1f99f
+# %% ../nbs/09a_runs.ipynb #48edf6ea
 import inspect, json, math, os
 from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
@@ -30,7 +30,7 @@ from .transhash import TransHashLoss, transhash_model
 from .train import fit, seed_everything, encode_dataset, default_device
 from .viz import plot_history
 
-# %% ../nbs/09a_runs.ipynb #b4767ffc
+# %% ../nbs/09a_runs.ipynb #a511c147
 @dataclass(frozen=True)
 class Objective:
     "A hashing objective: its loss class, the builder of the model it trains, and the options that go to that builder."
@@ -44,7 +44,7 @@ OBJECTIVES = {"dsh": Objective(DSHLoss), "hashnet": Objective(HashNetLoss), "gre
               "transhash": Objective(TransHashLoss, transhash_model, pool=False,
                                      model_options=("groups", "global_bits", "min_local_bits", "token_split", "dual_stream"))}
 
-# %% ../nbs/09a_runs.ipynb #9e98bfd1
+# %% ../nbs/09a_runs.ipynb #86c2d043
 COMMON_LOSS_ARGS = ("self", "bits", "num_classes", "num_train", "faithful", "seed")
 
 def loss_options(name: str) -> dict:
@@ -55,7 +55,7 @@ def loss_options(name: str) -> dict:
     model = inspect.signature(obj.model).parameters
     return opts | {k: model[k].default if k in model else opts.get(k) for k in obj.model_options}
 
-# %% ../nbs/09a_runs.ipynb #18a5adbc
+# %% ../nbs/09a_runs.ipynb #504a3434
 @dataclass
 class RunConfig:
     "Everything that decides what a training run computes."
@@ -83,7 +83,7 @@ class RunConfig:
 
 LOCATIONS = ("data_root", "image_root")
 
-# %% ../nbs/09a_runs.ipynb #e7936838
+# %% ../nbs/09a_runs.ipynb #de365259
 def _int(cfg, name: str, low: int, none_ok: bool = False, hint: str = ""):
     v = getattr(cfg, name)
     if v is None and none_ok: return
@@ -93,7 +93,7 @@ def _int(cfg, name: str, low: int, none_ok: bool = False, hint: str = ""):
 def _one_of(name: str, v, valid):
     if v not in valid: raise ValueError(f"Unknown {name} {v!r}; choose one of {', '.join(map(str, valid))}.")
 
-# %% ../nbs/09a_runs.ipynb #8ba5e91f
+# %% ../nbs/09a_runs.ipynb #1a811dc4
 def check_backbone(cfg: RunConfig):
     "The backbone exists and fits the objective, the head pooling and the pretrained weights."
     vit, cnn = cfg.backbone in VIT_PRESETS, cfg.backbone in CNN_FEATURES
@@ -112,7 +112,7 @@ def check_backbone(cfg: RunConfig):
     if cfg.pretrained and cfg.backbone == "vit_tiny":
         raise ValueError("vit_tiny has no pretrained weights; use vts16 or vts32, or drop pretrained.")
 
-# %% ../nbs/09a_runs.ipynb #ffde7bf7
+# %% ../nbs/09a_runs.ipynb #341f24c8
 def check_objective(cfg: RunConfig):
     "The objective exists, has a faithful mode if asked for one, and knows every option given."
     _one_of("loss", cfg.loss, list(OBJECTIVES))
@@ -125,7 +125,7 @@ def check_objective(cfg: RunConfig):
         raise ValueError(f"{cfg.loss} has no option {', '.join(unknown)}; its options are "
                          f"{', '.join(f'{k}={v!r}' for k, v in valid.items()) or 'none'}.")
 
-# %% ../nbs/09a_runs.ipynb #f748e475
+# %% ../nbs/09a_runs.ipynb #3688e804
 def check_recipe(cfg: RunConfig):
     "Data, input and recipe fields are in range."
     _one_of("dataset", cfg.dataset, SPLITS)
@@ -147,7 +147,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
     check_objective(cfg); check_backbone(cfg); check_recipe(cfg)
     return replace(cfg, lr=cfg.lr if cfg.lr is not None else (1e-5 if cfg.pretrained else 1e-3))
 
-# %% ../nbs/09a_runs.ipynb #17a6b8cc
+# %% ../nbs/09a_runs.ipynb #e5ace092
 def build_model(cfg: RunConfig, pretrained: bool | None = None) -> nn.Module:
     "The network of `cfg` (`pretrained=False` builds the architecture only, e.g. to load trained weights into)."
     obj = OBJECTIVES[cfg.loss]
@@ -173,7 +173,7 @@ def build_loss(cfg: RunConfig, split: RetrievalSplit) -> nn.Module:
     try: return loss_cls(cfg.bits, split.num_classes, len(split.train), faithful=cfg.faithful, seed=cfg.seed, **kw)
     except (TypeError, ValueError) as e: raise ValueError(f"{cfg.loss} with bits={cfg.bits}: {e}") from None
 
-# %% ../nbs/09a_runs.ipynb #3440769a
+# %% ../nbs/09a_runs.ipynb #25a64cb5
 def build_run(cfg: RunConfig, indices=None) -> tuple[nn.Module, nn.Module, RetrievalSplit]:
     "Model, loss and split of `cfg`, after every check that can run before training."
     cfg = check_config(cfg)
@@ -188,7 +188,7 @@ def build_run(cfg: RunConfig, indices=None) -> tuple[nn.Module, nn.Module, Retri
                          f"use a batch size between 2 and {len(split.train)}.")
     return model, loss, split
 
-# %% ../nbs/09a_runs.ipynb #6359310b
+# %% ../nbs/09a_runs.ipynb #84a720d5
 FILES = dict(config="config.json", split="split.json", checkpoint="checkpoint.pt", weights="model.safetensors",
              history="history.json", metrics="metrics.json", plot="training.png")
 
@@ -209,7 +209,7 @@ def config_diff(saved: RunConfig, new: RunConfig) -> list[str]:
         diff.append(f"{f.name} {a!r} -> {b!r}" + (" (epochs may only grow)" if f.name == "epochs" else ""))
     return diff
 
-# %% ../nbs/09a_runs.ipynb #6a971880
+# %% ../nbs/09a_runs.ipynb #e449f9c5
 def run_metrics(model: nn.Module, split: RetrievalSplit, topk: int | None = None, device=None) -> dict:
     "mAP@topk, P@k and the precision–recall curve of `model` on `split` (query against database)."
     device = torch.device(device or default_device())
@@ -221,10 +221,10 @@ def run_metrics(model: nn.Module, split: RetrievalSplit, topk: int | None = None
     pr = pr_curve(qB, dB, qL, dL, by="topk")
     return dict(dataset=split.name, query=len(qB), database=len(dB), bits=qB.shape[1], topk=topk,
                 mAP=mean_average_precision(qB, dB, qL, dL, topk=topk),
-                precision_at={k: precision_at_k(qB, dB, qL, dL, k) for k in ks},
-                pr=dict(cutoffs=list(pr.cutoffs), precision=pr.precision.tolist(), recall=pr.recall.tolist()))
+                precision_at={str(k): precision_at_k(qB, dB, qL, dL, k) for k in ks},     # JSON keys are strings
+                pr=dict(cutoffs=[int(c) for c in pr.cutoffs], precision=pr.precision.tolist(), recall=pr.recall.tolist()))
 
-# %% ../nbs/09a_runs.ipynb #4952a63e
+# %% ../nbs/09a_runs.ipynb #a66f0875
 @dataclass
 class Run:
     "A trained (or training) run: its folder, configuration, model, split, history and final metrics."
@@ -243,7 +243,7 @@ def check_out(out) -> Path:
     if not os.access(parent, os.W_OK): raise PermissionError(f"Cannot write into {parent}; choose another output folder.")
     return out
 
-# %% ../nbs/09a_runs.ipynb #d2c07c24
+# %% ../nbs/09a_runs.ipynb #5fac7915
 def _save_split(split, path):
     atomic_write(path, split.save_indices)
 
@@ -251,7 +251,7 @@ def _save_plot(history, cfg, split, path):
     fig = plot_history(history, f"{cfg.backbone}-{cfg.loss}, {cfg.bits} bits, {split.name}")
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100)); plt.close(fig)
 
-# %% ../nbs/09a_runs.ipynb #f5ed8f79
+# %% ../nbs/09a_runs.ipynb #f414d1ac
 def train_run(cfg: RunConfig, out, fresh: bool = False, device=None, progress: bool = True,
               decode_images: bool = False, log: Callable | None = None) -> Run:
     "Train `cfg` into the run folder `out`, resuming what is there; refuses a different run in the same folder."
@@ -282,7 +282,7 @@ def train_run(cfg: RunConfig, out, fresh: bool = False, device=None, progress: b
         _save_plot(history, cfg, split, out / FILES["plot"])
     return Run(out, cfg, model.eval(), split, history, metrics)
 
-# %% ../nbs/09a_runs.ipynb #c62082f0
+# %% ../nbs/09a_runs.ipynb #24814bfc
 def load_run(path, device="cpu", split: bool = True) -> Run:
     "The run in folder `path`: model (eval mode, on `device`), config, split (if `split`), history and metrics."
     path = Path(path)
@@ -298,7 +298,7 @@ def load_run(path, device="cpu", split: bool = True) -> Run:
     data = build_split(cfg, model, indices) if split else None
     return Run(path, cfg, model.to(device).eval(), data, history, metrics)
 
-# %% ../nbs/09a_runs.ipynb #5c41c1d8
+# %% ../nbs/09a_runs.ipynb #3b865865
 def train_digits(loss, bits: int = 16, lr: float = 1e-3, epochs: int = 10, eval_every: int | None = 5, seed: int = 0,
                  backbone: str = "vit_tiny", faithful: bool = False, **options):
     "Train on digits in memory; `loss` is a name in `OBJECTIVES` or its loss class. Returns (model, split, history)."
