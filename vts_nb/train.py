@@ -209,7 +209,8 @@ def main(loss: str = "csq",             # dsh, hashnet, greedyhash, idhn, csq, d
         model = transhash_model(backbone, bits=bits, groups=groups, pretrained=pretrained)
     else: model = hash_model(backbone, bits=bits, pool=pool, pretrained=pretrained)
     split = split_for_model(dataset, data_root, model, seed, out / "split.json")
-    crit = (TransHashLoss(model.stream_bits) if loss == "transhash" else
+    crit = (TransHashLoss(bits, split.num_classes, len(split.train), faithful=faithful, seed=seed, groups=groups)
+            if loss == "transhash" else
             make_loss(loss, bits=bits, num_classes=split.num_classes, num_train=len(split.train), faithful=faithful, seed=seed))
     topk = topk or split.topk
     n_params = sum(p.numel() for p in model.parameters())
