@@ -11,12 +11,13 @@ from torch import nn
 import torch.nn.functional as F
 from .patch import add_cls_and_pos
 from .vit import ViTConfig, VisionTransformer
-from .losses.core import pairwise_similarity
+from .losses.core import HashLoss, pairwise_similarity, balanced_mean
+from .data import NORMS
 from .pretrained import load_vit
 
 # %% auto #0
-__all__ = ['TRANSHASH_BACKBONES', 'token_groups', 'split_bits', 'TransHash', 'transhash_model', 'pair_weights',
-           'surrogate_distance', 'cauchy_quantization', 'pair_nll', 'TransHashLoss']
+__all__ = ['TRANSHASH_BACKBONES', 'token_groups', 'split_bits', 'TransHash', 'transhash_model', 'surrogate_distance',
+           'cauchy_quantization', 'pair_nll', 'TransHashLoss']
 
 # %% ../nbs/09_transhash.ipynb #15a843bc
 def token_groups(num_patches: int, groups: int, token_split: str = "chunk") -> list[int]:
@@ -52,7 +53,7 @@ class TransHash(nn.Module):
     "TransHash (§3.1): shared ViT blocks 1..L-1, a global and a local last block, one hash layer per stream."
     def __init__(self, cfg_or_vit: ViTConfig | VisionTransformer, bits: int, groups: int = 2,
                  global_bits: int | None = None, min_local_bits: int = 4, token_split: str = "chunk",
-                 dual_stream: bool = True):
+                 dual_stream: bool = True, norm: str | None = "imagenet"):
         super().__init__()
         vit = VisionTransformer(cfg_or_vit) if isinstance(cfg_or_vit, ViTConfig) else cfg_or_vit
         if not isinstance(vit, VisionTransformer):
@@ -60,7 +61,9 @@ class TransHash(nn.Module):
                             "for timm weights load them first: vit = VisionTransformer(cfg); "
                             "vit.load_state_dict(timm_model.state_dict()).")
         self.cfg, self.bits, self.dual_stream = vit.cfg, bits, dual_stream
-        self.img_size, self.in_chans = vit.cfg.img_size, vit.cfg.in_chans         # as HashModel, for the data helpers
+        if norm is not None and norm not in NORMS:
+            raise ValueError(f"Unknown normalisation {norm!r}; use one of {sorted(NORMS)} or None.")
+        self.img_size, self.in_chans, self.norm = vit.cfg.img_size, vit.cfg.in_chans, norm  # as HashModel, for the data helpers
         self.patch_embed, self.cls_token, self.pos_embed, self.pos_drop = (
             vit.patch_embed, vit.cls_token, vit.pos_embed, vit.pos_drop)        # shared embedding, eq. 1
         self.blocks = nn.ModuleList(vit.blocks[:-1])                             # shared blocks 1..L-1, eq. 2
@@ -108,7 +111,8 @@ TRANSHASH_BACKBONES = {"vit_tiny": (ViTConfig.tiny, None), "vts16": (ViTConfig.v
                        "vts32": (ViTConfig.vit_b32, "vit_b32"), "vit_l32": (ViTConfig.vit_l32, "vit_l32")}
 
 def transhash_model(backbone: str = "vit_tiny", bits: int = 16, groups: int = 2, pretrained: bool = False,
-                    img_size: int | None = None, in_chans: int = 3, weights=None, **kw) -> TransHash:
+                    img_size: int | None = None, in_chans: int = 3, weights=None, norm: str | None = "imagenet",
+                    **kw) -> TransHash:
     "TransHash on a named ViT (`TRANSHASH_BACKBONES`), from scratch or ImageNet-21k (`pretrained`); `kw` -> `TransHash`."
     if backbone not in TRANSHASH_BACKBONES:
         raise ValueError(f"Unknown backbone {backbone!r} for TransHash; choose one of {list(TRANSHASH_BACKBONES)}, or "
@@ -116,22 +120,14 @@ def transhash_model(backbone: str = "vit_tiny", bits: int = 16, groups: int = 2,
     preset, weights_name = TRANSHASH_BACKBONES[backbone]
     if not pretrained:
         return TransHash(VisionTransformer(preset(in_chans=in_chans, **({} if img_size is None else dict(img_size=img_size)))),
-                         bits, groups, **kw)
+                         bits, groups, norm=norm, **kw)
     if weights_name is None:
         raise ValueError(f"There are no pretrained weights for {backbone!r}; use pretrained=False or one of 'vts16', "
                          "'vts32', 'vit_l32'.")
     if img_size not in (None, 224) or in_chans != 3:
         raise ValueError(f"The pretrained weights expect 3-channel 224x224 images, got img_size={img_size}, "
                          f"in_chans={in_chans}; use img_size=224, in_chans=3 or pretrained=False.")
-    return TransHash(load_vit(weights_name, weights=weights), bits, groups, **kw)
-
-# %% ../nbs/09_transhash.ipynb #346f5df1
-def pair_weights(s: torch.Tensor, diagonal: bool = False) -> torch.Tensor:
-    "Eq. 5: weights `(B, B)` for a similarity matrix `s` `(B, B)`; pairs (i, i) get 0 unless `diagonal`."
-    mask = torch.ones_like(s) if diagonal else 1 - torch.eye(len(s), dtype=s.dtype, device=s.device)
-    n1, n0 = (s * mask).sum(), ((1 - s) * mask).sum()            # |S_1|, |S_0|
-    n = n1 + n0                                                  # |S|
-    return mask * (s * n / n1.clamp(min=1) + (1 - s) * n / n0.clamp(min=1))
+    return TransHash(load_vit(weights_name, weights=weights), bits, groups, norm=norm, **kw)
 
 # %% ../nbs/09_transhash.ipynb #e6feee60
 def surrogate_distance(h: torch.Tensor, max_cos: float = 0.99) -> torch.Tensor:
@@ -156,14 +152,24 @@ def pair_nll(D: torch.Tensor, s: torch.Tensor, gamma: float, b: int, prob: str =
     return F.softplus(z) - s * z
 
 # %% ../nbs/09_transhash.ipynb #2590e81c
-class TransHashLoss(nn.Module):
+class TransHashLoss(HashLoss):
     "Eq. 12: per-stream weighted Cauchy pair loss (eq. 9) + `lam` x Cauchy quantization (eq. 10); call as `loss(u, y, idx)`."
-    def __init__(self, stream_bits: int | Sequence[int], gamma: float | Sequence[float] | None = None,
-                 gamma_per_bit: float = 0.25, lam: float = 0.1, quantization: bool = True, prob: str = "cauchy",
-                 max_cos: float = 0.99, diagonal: bool = False):
-        super().__init__()
-        self.stream_bits = [stream_bits] if isinstance(stream_bits, int) else list(stream_bits)
-        self.bits = sum(self.stream_bits)
+    pairwise = True         # in-batch pairs: a batch of one has none
+    has_faithful = False    # no reference code, so no bug to reproduce
+    def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False, seed: int = 0,
+                 groups: int = 2,                                # local streams K, as the model's `groups`
+                 gamma: float | Sequence[float] | None = None,   # Cauchy scale, one or one per stream; None: gamma_per_bit * b
+                 gamma_per_bit: float = 0.25,                    # r in gamma_b = r b
+                 lam: float = 0.1,                               # weight of the quantization term
+                 quantization: bool = True,                      # False: the "w/o Q" ablation
+                 prob: str = "cauchy",                           # 'sigmoid': the "w/o C" ablation
+                 max_cos: float = 0.99,                          # clamp on cos in D_S (eq. 7)
+                 diagonal: bool = False,                         # also count the B self-pairs (i, i), as DCH does
+                 global_bits: int | None = None,                 # as the model's; None: ceil(bits / 2)
+                 min_local_bits: int = 4,                        # as the model's
+                 dual_stream: bool = True):                      # False: one stream with every bit, the "w/o P" ablation
+        super().__init__(bits, num_classes, num_train, faithful, seed)
+        self.stream_bits = split_bits(bits, groups, global_bits, min_local_bits) if dual_stream else [bits]
         if gamma is None: gammas = [gamma_per_bit * b for b in self.stream_bits]   # gamma_b = r b
         elif isinstance(gamma, (int, float)): gammas = [float(gamma)] * len(self.stream_bits)
         else: gammas = [float(g) for g in gamma]
@@ -175,33 +181,23 @@ class TransHashLoss(nn.Module):
         self.gammas, self.lam, self.quantization, self.prob = gammas, lam, quantization, prob
         self.max_cos, self.diagonal = max_cos, diagonal
 
-    def _check(self, u, y):
-        if u.ndim != 2 or u.shape[1] != sum(self.stream_bits):
-            raise ValueError(f"u must be (batch, {sum(self.stream_bits)}) for streams {self.stream_bits}, got "
-                             f"{tuple(u.shape)}; build the loss from the model: TransHashLoss(model.stream_bits).")
-        if y.ndim != 2 or y.shape[0] != u.shape[0]:
-            raise ValueError(f"y must be one-/multi-hot labels (batch, num_classes) with batch = {u.shape[0]}, got "
-                             f"{tuple(y.shape)}; integer class ids convert with F.one_hot(y, num_classes).float().")
-        if u.shape[0] < 2:
-            raise ValueError("TransHashLoss compares pairs of images and needs a batch of at least 2; use batch_size >= 2 "
-                             "(and drop_last=True so that a last batch of one image is skipped).")
-        if not torch.isfinite(u).all():
-            raise ValueError("u contains NaN or inf; lower the learning rate or check the model's input.")
-
-    def terms(self, u: torch.Tensor, y: torch.Tensor) -> dict:
+    def terms(self, u: torch.Tensor, y: torch.Tensor, idx: torch.Tensor | None = None) -> dict:
         "Per-stream pairwise (`'pair'`) and quantization (`'quant'`) terms, lists of scalars `[global, local_1, ...]`."
-        self._check(u, y)
-        y = y.to(u.dtype)
+        y, idx = self.check(u, y, idx)                                    # y as u.dtype
         s = pairwise_similarity(y, y)                                     # s_ij = 1[y_i . y_j > 0], (B, B)
-        w = pair_weights(s, self.diagonal)                                # eq. 5, (B, B)
+        mask = None if self.diagonal else 1 - torch.eye(len(s), dtype=s.dtype, device=s.device)  # pairs i != j
         pair, quant = [], []
         for h, b, g in zip(u.split(self.stream_bits, dim=1), self.stream_bits, self.gammas):
             D = surrogate_distance(h, self.max_cos)                       # eq. 7, (B, B)
-            pair.append((w * pair_nll(D, s, g, b, self.prob)).sum() / (w > 0).sum())  # eq. 9, weighted mean
+            pair.append(balanced_mean(pair_nll(D, s, g, b, self.prob), s, mask))  # eq. 9 weighted by eq. 5
             quant.append(cauchy_quantization(h, g).mean())              # eq. 10, mean over the batch
         return dict(pair=pair, quant=quant)
 
     def forward(self, u: torch.Tensor, y: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
-        t = self.terms(u, y)
+        t = self.terms(u, y, idx)
         loss = sum(t["pair"])                                             # L_B^g + sum_k L_B^{l,k}
         return loss + self.lam * sum(t["quant"]) if self.quantization else loss   # eq. 12
+
+    def extra_repr(self):
+        return (super().extra_repr() + f", stream_bits={self.stream_bits}, gammas={self.gammas}, lam={self.lam}, "
+                f"quantization={self.quantization}, prob={self.prob!r}, diagonal={self.diagonal}")

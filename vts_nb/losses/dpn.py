@@ -26,6 +26,7 @@ def dpn_targets(bits, num_classes, seed=0, faithful=False, p=0.5, tries=1000):
 # %% ../../nbs/07f_dpn.ipynb #311f240a
 class DPNLoss(HashLoss):
     "DPN polarization loss: mean over bits of max(margin - u * t, 0) with t the ±1 target code of each label."
+    has_faithful = True   # targets from one plain random draw, no check that classes differ
     def __init__(self, bits, num_classes, num_train, faithful=False, seed=0, margin=1.0, p=0.5, tries=1000):
         super().__init__(bits, num_classes, num_train, faithful, seed)
         if bits < 2: raise ValueError(f"DPN needs bits >= 2 (a target code with both -1 and +1 bits), got bits={bits}.")

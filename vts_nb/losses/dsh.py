@@ -35,6 +35,7 @@ def dsh_regulariser(u: Tensor,             # (B, q) live codes
 # %% ../../nbs/07a_dsh.ipynb #f7a1c8bd
 class DSHLoss(BankLoss):
     "DSH (Liu et al. 2016) as VTS computes it: contrastive loss of the batch against a memory bank + alpha * quantization."
+    has_faithful = True   # the sign() regulariser with zero gradient, and the zero rows of a fresh bank
     def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False, seed: int = 0,
                  alpha: float = 0.1,                # regulariser weight (VTS 0.1; DSH paper 0.01)
                  margin: float | None = None,       # hinge margin m on squared distances; None -> 2 * bits

@@ -51,6 +51,7 @@ def class_targets(y, multi_label='argmax'):
 # %% ../../nbs/07d_greedyhash.ipynb #a1860974
 class GreedyHashLoss(HashLoss):
     "GreedyHash: cross-entropy of a linear classifier on straight-through sign codes + alpha * mean| |u|-1 |^3."
+    has_faithful = True   # the classifier W the VTS optimizer never trains
     def __init__(self, bits, num_classes, num_train, faithful=False, seed=0, alpha=0.1, multi_label='argmax'):
         super().__init__(bits, num_classes, num_train, faithful, seed)
         if num_classes < 2: raise ValueError(f"GreedyHash classifies into num_classes >= 2 classes, got {num_classes}.")

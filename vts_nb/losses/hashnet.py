@@ -8,10 +8,10 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from .core import BankLoss, pairwise_similarity
+from .core import BankLoss, pairwise_similarity, balanced_mean
 
 # %% auto #0
-__all__ = ['hashnet_pair_terms', 'balanced_mean', 'continuation_scale', 'HashNetLoss']
+__all__ = ['hashnet_pair_terms', 'continuation_scale', 'HashNetLoss']
 
 # %% ../../nbs/07b_hashnet.ipynb #9f5ca52b
 def hashnet_pair_terms(h: Tensor, # (B, q) relaxed batch codes tanh(beta u)
@@ -23,14 +23,6 @@ def hashnet_pair_terms(h: Tensor, # (B, q) relaxed batch codes tanh(beta u)
     theta = alpha * h @ H.T                    # (B, M)
     return F.softplus(theta) - s * theta
 
-def balanced_mean(l: Tensor, # (B, M) per-pair loss
-                  s: Tensor, # (B, M) similarity in {0, 1}
-                 ) -> Tensor: # scalar: mean over similar pairs + mean over dissimilar pairs
-    "Mean over similar pairs plus mean over dissimilar pairs (an empty set contributes 0)."
-    n1 = s.sum().clamp(min=1)                  # |S1|
-    n0 = (1 - s).sum().clamp(min=1)            # |S0|
-    return (s * l).sum() / n1 + ((1 - s) * l).sum() / n0
-
 # %% ../../nbs/07b_hashnet.ipynb #a030d510
 def continuation_scale(epoch: int,      # 0-based epoch
                        step: int = 20,  # epochs per stage
@@ -41,6 +33,7 @@ def continuation_scale(epoch: int,      # 0-based epoch
 # %% ../../nbs/07b_hashnet.ipynb #95afcc20
 class HashNetLoss(BankLoss):
     "HashNet (Cao et al. 2017) as VTS computes it: balanced pairwise likelihood of tanh(beta u) against a memory bank."
+    has_faithful = True   # beta never updated, and the zero rows of a fresh bank
     def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False, seed: int = 0,
                  alpha: float = 0.1,             # sigmoid scale on <h_i, H_j> (VTS 0.1; thuml 10/bits)
                  step_continuation: int = 20,    # epochs per continuation stage (ignored when faithful)

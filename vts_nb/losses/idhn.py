@@ -46,6 +46,7 @@ def idhn_quantization(v: Tensor) -> Tensor: # (B, q) softsign codes -> scalar
 # %% ../../nbs/07c_idhn.ipynb #4441d203
 class IDHNLoss(BankLoss):
     "IDHN (Zhang et al. 2020) as VTS computes it: hard/soft pairwise loss of softsign codes against a memory bank + quantization."
+    has_faithful = True   # the zero rows of a fresh bank (spec §0), the only bug VTS adds to IDHN
     def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False, seed: int = 0,
                  alpha: float = 0.5,    # theta = alpha <v_i, V_j>
                  gamma: float = 0.1,    # weight of the soft-pair squared error
