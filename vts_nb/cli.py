@@ -6,12 +6,12 @@
 __all__ = ['IMAGE_SUFFIXES', 'COMMANDS', 'Parser', 'one_line', 'add_train_options', 'build_parser', 'config_from_args',
            'check_device', 'train', 'evaluate', 'image_paths', 'check_output_file', 'index', 'search', 'main']
 
-# %% ../nbs/11_cli.ipynb #ec8b4ea2
-import argparse, json, sys
+# %% ../nbs/11_cli.ipynb #56a93475
+import argparse, json, os, sys
 from dataclasses import fields
 from pathlib import Path
 
-# %% ../nbs/11_cli.ipynb #5ff69e37
+# %% ../nbs/11_cli.ipynb #312b7052
 class Parser(argparse.ArgumentParser):
     "An ArgumentParser whose errors are one line on stderr (and exit code 2)."
     def error(self, message):
@@ -21,7 +21,7 @@ def one_line(e: BaseException) -> str:
     "An exception's message on one line."
     return " ".join(str(e).split()) or type(e).__name__
 
-# %% ../nbs/11_cli.ipynb #7d7baab5
+# %% ../nbs/11_cli.ipynb #2b6dfa1d
 def _int_or(word: str):
     def parse(s: str):
         if s == word: return word                          # config_from_args turns it into None
@@ -36,7 +36,7 @@ def _option(s: str):
     try: return name, json.loads(value)
     except ValueError: return name, value                    # a plain string, e.g. token_split=drop
 
-# %% ../nbs/11_cli.ipynb #ec7e1892
+# %% ../nbs/11_cli.ipynb #f5d9635a
 def add_train_options(p: argparse.ArgumentParser):
     "The `train` options; each maps onto a `RunConfig` field."
     a = p.add_argument
@@ -68,7 +68,7 @@ def add_train_options(p: argparse.ArgumentParser):
     a("--device", help="cpu, cuda, cuda:1, … [cuda if available]")
     a("--quiet", action="store_true", help="no progress bars")
 
-# %% ../nbs/11_cli.ipynb #432216cf
+# %% ../nbs/11_cli.ipynb #1d19f810
 def build_parser() -> Parser:
     "The `vts-nb` parser: subcommands train (the default), eval, index and search."
     p = Parser(prog="vts-nb", description="Vision Transformer hashing: train, evaluate, index and search. "
@@ -95,7 +95,7 @@ def build_parser() -> Parser:
     s.add_argument("--device", help="cpu, cuda, … [cuda if available]")
     return p
 
-# %% ../nbs/11_cli.ipynb #f037f3e8
+# %% ../nbs/11_cli.ipynb #a07e22ba
 def config_from_args(args):
     "The `RunConfig` that `vts-nb train` options describe (the saved run's values for options not given)."
     from vts_nb.run import RunConfig, read_config, FILES
@@ -107,7 +107,7 @@ def config_from_args(args):
     options = cfg.options | dict(args.option or []) | ({"groups": args.groups} if args.groups is not None else {})
     return RunConfig(**(vars(cfg) | given | dict(options=options)))
 
-# %% ../nbs/11_cli.ipynb #c8555da8
+# %% ../nbs/11_cli.ipynb #f0c24310
 def check_device(name: str | None):
     "The torch device `name` (None: CUDA if available, else CPU), or a ValueError if this machine does not have it."
     import torch
@@ -121,7 +121,7 @@ def check_device(name: str | None):
         raise ValueError("--device mps: Apple's MPS is not available here; use --device cpu.")
     return device
 
-# %% ../nbs/11_cli.ipynb #233f3f7e
+# %% ../nbs/11_cli.ipynb #075f83de
 def train(args):
     "vts-nb train: train (or resume) the run in --out and print its metrics."
     from vts_nb.run import train_run
@@ -134,7 +134,7 @@ def train(args):
     print(f"final mAP@{m['topk'] or 'all'}: {m['mAP']:.4f}  "
           + "  ".join(f"P@{k} {v:.4f}" for k, v in m["precision_at"].items()) + f"; outputs in {args.out}")
 
-# %% ../nbs/11_cli.ipynb #04d84a07
+# %% ../nbs/11_cli.ipynb #87a1292c
 def evaluate(args):
     "vts-nb eval: metrics of a saved run; writes eval.json and pr.png into the run folder."
     from vts_nb.run import load_run, run_metrics
@@ -146,14 +146,14 @@ def evaluate(args):
     topk = None if args.topk == "all" else (args.topk or run.config.topk)
     m = run_metrics(run.model, run.split, topk, device)
     write_json(run.path / "eval.json", m)
-    fig = plot_pr({f"{run.config.backbone}-{run.config.loss} {run.config.bits} bits": PRCurve(**m["pr"])},
-                  title=f"{run.path.name}: precision-recall on {m['dataset']}")
+    fig = plot_pr({f"{run.config.backbone}-{run.config.loss}, {run.config.bits} bits": PRCurve(**m["pr_radius"])},
+                  title=f"{m['dataset']}: precision-recall by Hamming radius 0-{m['bits']}")
     atomic_write(run.path / "pr.png", lambda t: fig.savefig(t, format="png", dpi=100))
     print(f"{run.path}: mAP@{m['topk'] or 'all'} {m['mAP']:.4f}  "
           + "  ".join(f"P@{k} {v:.4f}" for k, v in m["precision_at"].items())
           + f"  ({m['query']} queries, {m['database']} database items); wrote eval.json, pr.png")
 
-# %% ../nbs/11_cli.ipynb #606a7f2c
+# %% ../nbs/11_cli.ipynb #2205af44
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 def image_paths(items: list[str]) -> list[Path]:
@@ -168,7 +168,7 @@ def image_paths(items: list[str]) -> list[Path]:
     if not paths: raise ValueError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(items)}.")
     return paths
 
-# %% ../nbs/11_cli.ipynb #71dd8f51
+# %% ../nbs/11_cli.ipynb #f79fd8c9
 def check_output_file(path) -> Path:
     "`path` can be written: not a folder, inside a writable folder."
     path = Path(path)
@@ -189,7 +189,7 @@ def index(args):
     index.save(out)
     print(f"indexed {len(paths)} images ({codes.shape[1]} bits, run {run.path}) into {out}")
 
-# %% ../nbs/11_cli.ipynb #bfd64ddb
+# %% ../nbs/11_cli.ipynb #0d807a8f
 def search(args):
     "vts-nb search: print the k nearest indexed images of each query and draw them."
     from vts_nb.run import load_run
@@ -210,7 +210,7 @@ def search(args):
     show_search([str(q) for q in queries], results, path=png)
     print(f"wrote {png}")
 
-# %% ../nbs/11_cli.ipynb #7a0f8923
+# %% ../nbs/11_cli.ipynb #2d9c1c21
 COMMANDS = dict(train=train, eval=evaluate, index=index, search=search)
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,6 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2
 from torchvision.datasets import CIFAR10
 from PIL import Image
-from sklearn.datasets import load_digits
 from tqdm.auto import tqdm
 from .patch import image_hw
 
@@ -171,6 +170,7 @@ def digits_split(img_size: int = 32, in_chans: int = 3, seed: int = 0, n_query: 
                  database_includes_train: bool = False, norm: str | None = "imagenet",
                  indices=None) -> RetrievalSplit:
     "scikit-learn's digits (1,797 real 8x8 images, 10 classes) split per class into query / train / database."
+    from sklearn.datasets import load_digits          # here, not at the top: scikit-learn takes a second to import
     d = load_digits()
     images = torch.tensor(d.images, dtype=torch.float32)[:, None] / 16                # (1797, 1, 8, 8) in [0, 1]
     targets = d.target

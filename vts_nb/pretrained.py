@@ -90,7 +90,7 @@ def _instructions(name: str) -> str:
     return (f"To use the ImageNet-21k weights offline, either\n"
             f"  (1) on a machine with internet: `vts_nb.pretrained.load_vit({name!r})` (it caches the file), or\n"
             f"      `hf download timm/{tag} model.safetensors`; copy the file here and call\n"
-            f"      `load_vit({name!r}, weights='model.safetensors')`; or\n"
+            f"      `load_vit({name!r}, weights='model.safetensors')` (vts-nb train --weights model.safetensors); or\n"
             f"  (2) Google's original checkpoint: https://storage.googleapis.com/vit_models/imagenet21k/{npz}\n"
             f"      then `load_vit({name!r}, weights='{npz}')`.")
 
@@ -150,7 +150,7 @@ def _how_to_get(backbone: str) -> str:
     if backbone.startswith("timm:"):
         repo = _timm_repo(backbone[5:])
         return (f"On a machine with internet run `hf download {repo} model.safetensors`, copy the file here and pass it:\n"
-                f"  hash_model({backbone!r}, bits, pretrained=True, weights='model.safetensors')")
+                f"  hash_model({backbone!r}, bits, pretrained=True, weights='model.safetensors'), or vts-nb train --weights model.safetensors")
     url = _torchvision_url(backbone)
     return (f"Download {url} on a machine with internet and put {Path(urlparse(url).path).name} in the torch hub "
             f"checkpoint folder {Path(torch.hub.get_dir()) / 'checkpoints'}; torchvision then reads it from there.")

@@ -7,7 +7,7 @@ __all__ = ['OBJECTIVES', 'COMMON_LOSS_ARGS', 'LOCATIONS', 'FILES', 'Objective', 
            'check_objective', 'check_recipe', 'check_config', 'build_model', 'build_split', 'build_loss', 'build_run',
            'read_config', 'config_diff', 'run_metrics', 'Run', 'check_out', 'train_run', 'load_run', 'train_digits']
 
-# %% ../nbs/09a_runs.ipynb #48edf6ea
+# %% ../nbs/09a_runs.ipynb #380da149
 import inspect, json, math, os
 from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
@@ -30,7 +30,7 @@ from .transhash import TransHashLoss, transhash_model
 from .train import fit, seed_everything, encode_dataset, default_device
 from .viz import plot_history
 
-# %% ../nbs/09a_runs.ipynb #a511c147
+# %% ../nbs/09a_runs.ipynb #0be1b9ae
 @dataclass(frozen=True)
 class Objective:
     "A hashing objective: its loss class, the builder of the model it trains, and the options that go to that builder."
@@ -44,7 +44,7 @@ OBJECTIVES = {"dsh": Objective(DSHLoss), "hashnet": Objective(HashNetLoss), "gre
               "transhash": Objective(TransHashLoss, transhash_model, pool=False,
                                      model_options=("groups", "global_bits", "min_local_bits", "token_split", "dual_stream"))}
 
-# %% ../nbs/09a_runs.ipynb #86c2d043
+# %% ../nbs/09a_runs.ipynb #6d420569
 COMMON_LOSS_ARGS = ("self", "bits", "num_classes", "num_train", "faithful", "seed")
 
 def loss_options(name: str) -> dict:
@@ -55,7 +55,7 @@ def loss_options(name: str) -> dict:
     model = inspect.signature(obj.model).parameters
     return opts | {k: model[k].default if k in model else opts.get(k) for k in obj.model_options}
 
-# %% ../nbs/09a_runs.ipynb #504a3434
+# %% ../nbs/09a_runs.ipynb #ec66d5c1
 @dataclass
 class RunConfig:
     "Everything that decides what a training run computes."
@@ -83,7 +83,7 @@ class RunConfig:
 
 LOCATIONS = ("data_root", "image_root")
 
-# %% ../nbs/09a_runs.ipynb #de365259
+# %% ../nbs/09a_runs.ipynb #f05f42cd
 def _int(cfg, name: str, low: int, none_ok: bool = False, hint: str = ""):
     v = getattr(cfg, name)
     if v is None and none_ok: return
@@ -93,7 +93,7 @@ def _int(cfg, name: str, low: int, none_ok: bool = False, hint: str = ""):
 def _one_of(name: str, v, valid):
     if v not in valid: raise ValueError(f"Unknown {name} {v!r}; choose one of {', '.join(map(str, valid))}.")
 
-# %% ../nbs/09a_runs.ipynb #1a811dc4
+# %% ../nbs/09a_runs.ipynb #e938dfc6
 def check_backbone(cfg: RunConfig):
     "The backbone exists and fits the objective, the head pooling and the pretrained weights."
     vit, cnn = cfg.backbone in VIT_PRESETS, cfg.backbone in CNN_FEATURES
@@ -112,7 +112,7 @@ def check_backbone(cfg: RunConfig):
     if cfg.pretrained and cfg.backbone == "vit_tiny":
         raise ValueError("vit_tiny has no pretrained weights; use vts16 or vts32, or drop pretrained.")
 
-# %% ../nbs/09a_runs.ipynb #341f24c8
+# %% ../nbs/09a_runs.ipynb #711a938f
 def check_objective(cfg: RunConfig):
     "The objective exists, has a faithful mode if asked for one, and knows every option given."
     _one_of("loss", cfg.loss, list(OBJECTIVES))
@@ -125,7 +125,7 @@ def check_objective(cfg: RunConfig):
         raise ValueError(f"{cfg.loss} has no option {', '.join(unknown)}; its options are "
                          f"{', '.join(f'{k}={v!r}' for k, v in valid.items()) or 'none'}.")
 
-# %% ../nbs/09a_runs.ipynb #3688e804
+# %% ../nbs/09a_runs.ipynb #ac9c0a4d
 def check_recipe(cfg: RunConfig):
     "Data, input and recipe fields are in range."
     _one_of("dataset", cfg.dataset, SPLITS)
@@ -147,7 +147,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
     check_objective(cfg); check_backbone(cfg); check_recipe(cfg)
     return replace(cfg, lr=cfg.lr if cfg.lr is not None else (1e-5 if cfg.pretrained else 1e-3))
 
-# %% ../nbs/09a_runs.ipynb #e5ace092
+# %% ../nbs/09a_runs.ipynb #f49389da
 def build_model(cfg: RunConfig, pretrained: bool | None = None) -> nn.Module:
     "The network of `cfg` (`pretrained=False` builds the architecture only, e.g. to load trained weights into)."
     obj = OBJECTIVES[cfg.loss]
@@ -165,15 +165,15 @@ def build_split(cfg: RunConfig, model: nn.Module, indices=None) -> RetrievalSpli
     else: kw.update(in_chans=model.in_chans, seed=cfg.seed, indices=indices)
     return retrieval_split(cfg.dataset, cfg.data_root, **kw)
 
-def build_loss(cfg: RunConfig, split: RetrievalSplit) -> nn.Module:
-    "The objective of `cfg` for `split`'s classes and training-set size."
-    loss_cls = OBJECTIVES[cfg.loss].loss
+def build_loss(cfg: RunConfig, split: RetrievalSplit, loss_cls: type | None = None) -> nn.Module:
+    "The objective of `cfg` for `split`'s classes and training-set size (built from `loss_cls` if given)."
+    loss_cls = loss_cls or OBJECTIVES[cfg.loss].loss
     takes = inspect.signature(loss_cls.__init__).parameters
     kw = {k: v for k, v in cfg.options.items() if k in takes}
     try: return loss_cls(cfg.bits, split.num_classes, len(split.train), faithful=cfg.faithful, seed=cfg.seed, **kw)
     except (TypeError, ValueError) as e: raise ValueError(f"{cfg.loss} with bits={cfg.bits}: {e}") from None
 
-# %% ../nbs/09a_runs.ipynb #25a64cb5
+# %% ../nbs/09a_runs.ipynb #83f1f313
 def build_run(cfg: RunConfig, indices=None) -> tuple[nn.Module, nn.Module, RetrievalSplit]:
     "Model, loss and split of `cfg`, after every check that can run before training."
     cfg = check_config(cfg)
@@ -188,7 +188,7 @@ def build_run(cfg: RunConfig, indices=None) -> tuple[nn.Module, nn.Module, Retri
                          f"use a batch size between 2 and {len(split.train)}.")
     return model, loss, split
 
-# %% ../nbs/09a_runs.ipynb #84a720d5
+# %% ../nbs/09a_runs.ipynb #61ff6c08
 FILES = dict(config="config.json", split="split.json", checkpoint="checkpoint.pt", weights="model.safetensors",
              history="history.json", metrics="metrics.json", plot="training.png")
 
@@ -209,7 +209,7 @@ def config_diff(saved: RunConfig, new: RunConfig) -> list[str]:
         diff.append(f"{f.name} {a!r} -> {b!r}" + (" (epochs may only grow)" if f.name == "epochs" else ""))
     return diff
 
-# %% ../nbs/09a_runs.ipynb #e449f9c5
+# %% ../nbs/09a_runs.ipynb #fce7ef16
 def run_metrics(model: nn.Module, split: RetrievalSplit, topk: int | None = None, device=None) -> dict:
     "mAP@topk, P@k and the precision–recall curve of `model` on `split` (query against database)."
     device = torch.device(device or default_device())
@@ -217,14 +217,15 @@ def run_metrics(model: nn.Module, split: RetrievalSplit, topk: int | None = None
         qB, qL = encode_dataset(model, split.query, device=device)
         dB, dL = encode_dataset(model, split.database, device=device)
     topk = topk or split.topk
-    ks = sorted({min(k, len(dB)) for k in (10, 100, 1000)})
-    pr = pr_curve(qB, dB, qL, dL, by="topk")
+    ks = [k for k in (10, 100, 1000) if k <= max(10, len(dB) // 10)]      # P@1000 only where it can mean something
+    as_dict = lambda c: dict(cutoffs=[int(x) for x in c.cutoffs], precision=c.precision.tolist(), recall=c.recall.tolist())
     return dict(dataset=split.name, query=len(qB), database=len(dB), bits=qB.shape[1], topk=topk,
                 mAP=mean_average_precision(qB, dB, qL, dL, topk=topk),
                 precision_at={str(k): precision_at_k(qB, dB, qL, dL, k) for k in ks},     # JSON keys are strings
-                pr=dict(cutoffs=[int(c) for c in pr.cutoffs], precision=pr.precision.tolist(), recall=pr.recall.tolist()))
+                pr_topk=as_dict(pr_curve(qB, dB, qL, dL, by="topk")),          # the reference's 21 cutoffs
+                pr_radius=as_dict(pr_curve(qB, dB, qL, dL, by="radius")))      # Hamming radius 0..bits
 
-# %% ../nbs/09a_runs.ipynb #a66f0875
+# %% ../nbs/09a_runs.ipynb #1957b7f3
 @dataclass
 class Run:
     "A trained (or training) run: its folder, configuration, model, split, history and final metrics."
@@ -243,7 +244,7 @@ def check_out(out) -> Path:
     if not os.access(parent, os.W_OK): raise PermissionError(f"Cannot write into {parent}; choose another output folder.")
     return out
 
-# %% ../nbs/09a_runs.ipynb #5fac7915
+# %% ../nbs/09a_runs.ipynb #eb24b315
 def _save_split(split, path):
     atomic_write(path, split.save_indices)
 
@@ -251,7 +252,7 @@ def _save_plot(history, cfg, split, path):
     fig = plot_history(history, f"{cfg.backbone}-{cfg.loss}, {cfg.bits} bits, {split.name}")
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100)); plt.close(fig)
 
-# %% ../nbs/09a_runs.ipynb #f414d1ac
+# %% ../nbs/09a_runs.ipynb #c6b60468
 def train_run(cfg: RunConfig, out, fresh: bool = False, device=None, progress: bool = True,
               decode_images: bool = False, log: Callable | None = None) -> Run:
     "Train `cfg` into the run folder `out`, resuming what is there; refuses a different run in the same folder."
@@ -263,7 +264,7 @@ def train_run(cfg: RunConfig, out, fresh: bool = False, device=None, progress: b
     split_file = out / FILES["split"]
     model, loss, split = build_run(cfg, load_indices(split_file) if saved and split_file.exists() else None)
     if decode_images and cfg.dataset in LIST_DATASETS:
-        for ds in (split.train, split.query, split.database): check_images(ds.paths, progress=progress)
+        for ds in (split.train, split.query, split.database): ds.check_images(progress)
     with RunLock(out):
         remove_temp_files(out)
         if fresh:
@@ -282,7 +283,7 @@ def train_run(cfg: RunConfig, out, fresh: bool = False, device=None, progress: b
         _save_plot(history, cfg, split, out / FILES["plot"])
     return Run(out, cfg, model.eval(), split, history, metrics)
 
-# %% ../nbs/09a_runs.ipynb #24814bfc
+# %% ../nbs/09a_runs.ipynb #1f4b1284
 def load_run(path, device="cpu", split: bool = True) -> Run:
     "The run in folder `path`: model (eval mode, on `device`), config, split (if `split`), history and metrics."
     path = Path(path)
@@ -298,16 +299,14 @@ def load_run(path, device="cpu", split: bool = True) -> Run:
     data = build_split(cfg, model, indices) if split else None
     return Run(path, cfg, model.to(device).eval(), data, history, metrics)
 
-# %% ../nbs/09a_runs.ipynb #3b865865
+# %% ../nbs/09a_runs.ipynb #adc368b2
 def train_digits(loss, bits: int = 16, lr: float = 1e-3, epochs: int = 10, eval_every: int | None = 5, seed: int = 0,
                  backbone: str = "vit_tiny", faithful: bool = False, **options):
-    "Train on digits in memory; `loss` is a name in `OBJECTIVES` or its loss class. Returns (model, split, history)."
-    if not isinstance(loss, str):
-        names = [k for k, o in OBJECTIVES.items() if o.loss is loss]
-        if not names: raise ValueError(f"{loss.__name__} is not in OBJECTIVES; register it or pass a name.")
-        loss = names[0]
-    cfg = RunConfig(loss=loss, bits=bits, backbone=backbone, faithful=faithful, options=options, epochs=epochs, lr=lr,
+    "Train on digits in memory; `loss` is a name in `OBJECTIVES` or a loss class (e.g. one a lesson just wrote). Returns (model, split, history)."
+    name = loss if isinstance(loss, str) else loss.__name__.removesuffix("Loss").lower()   # DSHLoss -> 'dsh'
+    cfg = RunConfig(loss=name, bits=bits, backbone=backbone, faithful=faithful, options=options, epochs=epochs, lr=lr,
                     eval_every=eval_every, seed=seed)
     model, crit, split = build_run(cfg)
+    if not isinstance(loss, str): crit = build_loss(cfg, split, loss)
     history = fit(model, crit, split, epochs=epochs, lr=lr, eval_every=eval_every, seed=seed, progress=False)
     return model, split, history

@@ -13,11 +13,11 @@ from .patch import add_cls_and_pos
 from .vit import ViTConfig, VisionTransformer
 from .losses.core import HashLoss, pairwise_similarity, balanced_mean
 from .data import NORMS
-from .pretrained import load_vit
+from .pretrained import load_vit, VIT_PRESETS
 
 # %% auto #0
-__all__ = ['TRANSHASH_BACKBONES', 'token_groups', 'split_bits', 'TransHash', 'transhash_model', 'surrogate_distance',
-           'cauchy_quantization', 'pair_nll', 'TransHashLoss']
+__all__ = ['token_groups', 'split_bits', 'TransHash', 'transhash_model', 'surrogate_distance', 'cauchy_quantization', 'pair_nll',
+           'TransHashLoss']
 
 # %% ../nbs/09_transhash.ipynb #15a843bc
 def token_groups(num_patches: int, groups: int, token_split: str = "chunk") -> list[int]:
@@ -35,6 +35,8 @@ def token_groups(num_patches: int, groups: int, token_split: str = "chunk") -> l
 def split_bits(bits: int, groups: int = 2, global_bits: int | None = None, min_local_bits: int = 4) -> list[int]:
     "Bits per stream, `[global, local_1, ..., local_K]`, summing to `bits`."
     if bits < 1: raise ValueError(f"bits must be a positive integer, got {bits}.")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"groups must be a positive integer (the number of local streams), got {groups!r}.")
     g = bits - bits // 2 if global_bits is None else global_bits   # ceil(B/2)
     if not 1 <= g < bits:
         raise ValueError(f"global_bits={g} must leave between 1 and {bits - 1} of the {bits} bits to the global stream "
@@ -107,17 +109,14 @@ class TransHash(nn.Module):
         return list(u.split(self.stream_bits, dim=1))
 
 # %% ../nbs/09_transhash.ipynb #cba87c0d
-TRANSHASH_BACKBONES = {"vit_tiny": (ViTConfig.tiny, None), "vts16": (ViTConfig.vit_b16, "vit_b16"),
-                       "vts32": (ViTConfig.vit_b32, "vit_b32"), "vit_l32": (ViTConfig.vit_l32, "vit_l32")}
-
 def transhash_model(backbone: str = "vit_tiny", bits: int = 16, groups: int = 2, pretrained: bool = False,
                     img_size: int | None = None, in_chans: int = 3, weights=None, norm: str | None = "imagenet",
                     **kw) -> TransHash:
-    "TransHash on a named ViT (`TRANSHASH_BACKBONES`), from scratch or ImageNet-21k (`pretrained`); `kw` -> `TransHash`."
-    if backbone not in TRANSHASH_BACKBONES:
-        raise ValueError(f"Unknown backbone {backbone!r} for TransHash; choose one of {list(TRANSHASH_BACKBONES)}, or "
+    "TransHash on a named ViT (`VIT_PRESETS`), from scratch or ImageNet-21k (`pretrained`); `kw` -> `TransHash`."
+    if backbone not in VIT_PRESETS:
+        raise ValueError(f"Unknown backbone {backbone!r} for TransHash; choose one of {list(VIT_PRESETS)}, or "
                          "pass any VisionTransformer to TransHash(vit, bits).")
-    preset, weights_name = TRANSHASH_BACKBONES[backbone]
+    preset, weights_name = VIT_PRESETS[backbone]
     if not pretrained:
         return TransHash(VisionTransformer(preset(in_chans=in_chans, **({} if img_size is None else dict(img_size=img_size)))),
                          bits, groups, norm=norm, **kw)

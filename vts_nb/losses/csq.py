@@ -101,6 +101,7 @@ def label_targets(y, centers, tie_bits):
 # %% ../../nbs/07e_csq.ipynb #91809fab
 class CSQLoss(HashLoss):
     "CSQ: bitwise BCE of sigma(2u) = (tanh(u)+1)/2 towards the label's hash centre + lam * mean (|tanh u| - 1)^2."
+    has_faithful = True   # the Hadamard crash at 48 bits, unselected random centres, the literal BCE
     def __init__(self, bits, num_classes, num_train, faithful=False, seed=0, lam=1e-4, tries=1000):
         super().__init__(bits, num_classes, num_train, faithful, seed)
         if bits < 2 or bits % 2:
