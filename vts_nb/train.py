@@ -88,7 +88,8 @@ class NonFiniteLoss(RuntimeError):
 def _check_finite(what: str, ok, epoch: int, step: int):
     if not bool(ok):
         raise NonFiniteLoss(f"The {what} became NaN or inf at epoch {epoch + 1}, step {step + 1}; training stopped before "
-                            "the optimizer step and the last good checkpoint is kept. Lower the learning rate and resume.")
+                            "the optimizer step and the checkpoint of the last finished epoch is kept. Lower the learning "
+                            "rate and train again (vts-nb train: --lr with --fresh, or another --out).")
 
 # %% ../nbs/08_train.ipynb #41b98518
 def train_epoch(model, loss, opt, params, batches, epoch: int, device, progress: bool = True) -> dict:
