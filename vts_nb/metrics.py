@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from numba import njit, types
 from numba.extending import intrinsic
+from .data import shares_label
 
 if not hasattr(np, 'bitwise_count'):
     raise ImportError(f"vts_nb.metrics needs numpy >= 2.0 (np.bitwise_count); found {np.__version__}: pip install -U 'numpy>=2'")
@@ -129,7 +130,7 @@ def _shares_label(qw, dw):
 
 def _pair_rel(ql, dl):
     "(c, ·), (N, ·) prepared labels -> (c, N) bool relevance (numpy on CPU, tensor on GPU)"
-    if isinstance(ql, torch.Tensor): return (ql @ dl.T) > 0
+    if isinstance(ql, torch.Tensor): return shares_label(ql, dl)          # GPU: the rule itself (lesson 04)
     return _shares_label(ql, dl)
 
 def relevance(qL, dL):

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+from ..data import shares_label
 
 # %% auto #0
 __all__ = ['pairwise_similarity', 'balanced_mean', 'check_inputs', 'MemoryBank', 'HashLoss', 'BankLoss']
@@ -17,7 +18,7 @@ def pairwise_similarity(y1: Tensor, # (B, C) one-/multi-hot labels
                         y2: Tensor, # (N, C) one-/multi-hot labels
                        ) -> Tensor: # (B, N) float, 1 where the two share a label
     "s_ij = 1[y1_i . y2_j > 0]: 1 for pairs that share at least one label, else 0."
-    return (y1 @ y2.T > 0).to(y1.dtype)  # (B, N)
+    return shares_label(y1, y2).to(y1.dtype)  # (B, N): the relevance rule of lesson 04
 
 # %% ../../nbs/07_losses_core.ipynb #5c0e9a7b
 def balanced_mean(l: Tensor,                  # (B, M) per-pair loss
