@@ -55,6 +55,8 @@ def add_train_options(p: argparse.ArgumentParser):
     a("--img-size", type=int, help="input size [the backbone's]")
     a("--in-chans", type=int, help="input channels, 3 or 1 [3]")
     a("--norm", help="input normalisation: imagenet, half or none [imagenet]")
+    a("--recipe", help="training settings: short (CPU-sized, the default) or vts (the paper: Adam 1e-5, batch 32, "
+                       "150 epochs, evaluate every 30); the options below override it [short]")
     a("--epochs", type=int, help="training epochs; raise it to continue a finished run [15]")
     a("--lr", type=float, help="Adam learning rate [1e-5 if --pretrained, else 1e-3]")
     a("--batch-size", type=int, help="batch size [32]")
@@ -98,9 +100,9 @@ def build_parser() -> Parser:
 # %% ../nbs/11_cli.ipynb #a07e22ba
 def config_from_args(args):
     "The `RunConfig` that `vts-nb train` options describe (the saved run's values for options not given)."
-    from vts_nb.run import RunConfig, read_config, FILES
+    from vts_nb.run import RunConfig, read_config, recipe_config, FILES
     saved = (Path(args.out) / FILES["config"]).is_file() and not args.fresh
-    cfg = read_config(args.out) if saved else RunConfig()
+    cfg = read_config(args.out) if saved else recipe_config(args.recipe or "short")
     given = {f.name: getattr(args, f.name) for f in fields(RunConfig) if getattr(args, f.name, None) is not None}
     for name, word in (("eval_every", "end"), ("topk", "all"), ("norm", "none")):
         if str(given.get(name)).lower() == word: given[name] = None
@@ -133,6 +135,9 @@ def train(args):
     m = run.metrics
     print(f"final mAP@{m['topk'] or 'all'}: {m['mAP']:.4f}  "
           + "  ".join(f"P@{k} {v:.4f}" for k, v in m["precision_at"].items()) + f"; outputs in {args.out}")
+    if "best_mAP" in m and m["best_epoch"] != m["last_epoch"]:
+        print(f"best evaluation: mAP {m['best_mAP']:.4f} at epoch {m['best_epoch']} (picked on the query set, as VTS "
+              f"reported it); last: {m['last_mAP']:.4f} at epoch {m['last_epoch']}")
 
 # %% ../nbs/11_cli.ipynb #87a1292c
 def evaluate(args):
