@@ -64,6 +64,10 @@ def add_train_options(p: argparse.ArgumentParser):
     a("--eval-every", type=_int_or("end"), help="evaluate every N epochs and at the end, or 'end' [5]")
     a("--topk", type=_int_or("all"), help="mAP@topk, or 'all' [the dataset's]")
     a("--seed", type=int, help="random seed: split, initialisation, batches [0]")
+    a("--precision", help="auto (bf16 on recent GPUs, fp16 on older ones, fp32 on CPU), fp32, bf16 or fp16 [auto]")
+    a("--fused-attention", action=argparse.BooleanOptionalAction,
+      help="fused SDPA attention; --no-fused-attention: the manual one of the VTS code [yes]")
+    a("--compile", action=argparse.BooleanOptionalAction, help="torch.compile the model (long GPU runs) [no]")
     a("--out", default="runs/digits", help="run folder; the same command again resumes it [runs/digits]")
     a("--fresh", action="store_true", help="delete the run in --out and start over (after every check has passed)")
     a("--check-images", action="store_true", help="list datasets: decode every listed image before training")

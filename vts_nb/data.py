@@ -9,7 +9,7 @@ __all__ = ['NORMS', 'CIFAR10_FILES', 'LIST_DATASETS', 'SPLITS', 'norm_stats', 'R
            'check_images', 'ListDataset', 'list_split', 'retrieval_split']
 
 # %% ../nbs/04_data.ipynb #aa055382
-import json, os
+import copy, json, os
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -54,7 +54,7 @@ class ResizeNormalize:
         if tuple(x.shape[-2:]) != self.size:
             down = x.shape[-2] > self.size[0] or x.shape[-1] > self.size[1]
             x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False, antialias=down)   # (B, C, H, W)
-        return (x - self.mean) / self.std
+        return (x - self.mean.to(x.device)) / self.std.to(x.device)             # on the images' device (CPU or GPU)
 
     def __repr__(self): return f"ResizeNormalize(img_size={self.img_size}, in_chans={self.in_chans}, norm={self.norm!r})"
 
@@ -83,6 +83,21 @@ class TensorImageDataset(Dataset):
         x = self.images[i]
         if self.transform is not None: x = self.transform(x[None])[0]
         return x, self.labels[i], i
+
+    def batch(self, i: torch.Tensor):
+        "Items `i` `(b,)` at once, where the tensors are: `(images (b, C', H, W), labels (b, K), i)` — one transform per batch."
+        i = i.to(self.images.device)
+        x = self.images[i]
+        return (x if self.transform is None else self.transform(x)), self.labels[i], i
+
+    def to(self, device) -> "TensorImageDataset":
+        "The same dataset with its images and labels on `device` (itself if they are there already)."
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None: device = torch.device("cuda", torch.cuda.current_device())
+        if self.images.device == device: return self
+        ds = copy.copy(self)
+        ds.images, ds.labels = self.images.to(device), self.labels.to(device)
+        return ds
 
     @property
     def num_classes(self): return self.labels.shape[1]
