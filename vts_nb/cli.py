@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'COMMANDS', 'Parser', 'one_line', 'add_train_options', 'build_parser', 'config_from_args',
-           'check_device', 'train', 'evaluate', 'image_paths', 'check_output_file', 'index', 'search', 'main']
+           'check_device', 'train', 'evaluate', 'image_paths', 'check_output_file', 'index', 'search', 'reproduce',
+           'main']
 
 # %% ../nbs/11_cli.ipynb #56a93475
 import argparse, json, os, sys
@@ -76,7 +77,7 @@ def add_train_options(p: argparse.ArgumentParser):
 
 # %% ../nbs/11_cli.ipynb #1d19f810
 def build_parser() -> Parser:
-    "The `vts-nb` parser: subcommands train (the default), eval, index and search."
+    "The `vts-nb` parser: subcommands train (the default), eval, index, search and reproduce."
     p = Parser(prog="vts-nb", description="Vision Transformer hashing: train, evaluate, index and search. "
                                           "With no command: train the default run (tiny ViT, CSQ, digits).")
     common = argparse.ArgumentParser(add_help=False)
@@ -99,6 +100,23 @@ def build_parser() -> Parser:
     s.add_argument("-k", type=int, default=10, help="results per query [10]")
     s.add_argument("--png", default="search.png", help="where to draw the results grid [search.png]")
     s.add_argument("--device", help="cpu, cuda, … [cuda if available]")
+    r = sub.add_parser("reproduce", parents=[common], help="Table 1 in one command: a grid of backbones × objectives × bits, "
+                       "each cell a run in OUT/<backbone>-<loss>-<bits>; results.jsonl, table1.md and table1.csv in OUT")
+    r.add_argument("--out", default="runs/table1", help="the grid's folder; the same command again continues it [runs/table1]")
+    r.add_argument("--backbones", default="vit_tiny", help="comma-separated backbones [vit_tiny]")
+    r.add_argument("--losses", default="dsh,hashnet,greedyhash,idhn,csq,dpn,transhash", help="comma-separated objectives [all seven]")
+    r.add_argument("--bits", default="16,32,64", help="comma-separated code lengths [16,32,64]")
+    for flag in ("--dataset", "--data-root", "--image-root", "--recipe", "--weights"): r.add_argument(flag, help="as in train")
+    for flag, kind in (("--epochs", int), ("--lr", float), ("--batch-size", int), ("--seed", int)):
+        r.add_argument(flag, type=kind, help="as in train, for every cell")
+    r.add_argument("--eval-every", type=_int_or("end"), help="as in train")
+    r.add_argument("--pretrained", action=argparse.BooleanOptionalAction, help="as in train")
+    r.add_argument("--option", type=_option, action="append", metavar="NAME=VALUE", help="an objective option, for every cell")
+    r.add_argument("--limit", type=int, help="train at most N cells this time")
+    r.add_argument("--gpus", help="comma-separated GPU indices: one `vts-nb train` subprocess per GPU, cells run concurrently")
+    r.add_argument("--print-commands", action="store_true", help="print one `vts-nb train` command per cell instead of running")
+    r.add_argument("--device", help="cpu, cuda, … without --gpus [cuda if available]")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
 # %% ../nbs/11_cli.ipynb #a07e22ba
@@ -219,8 +237,25 @@ def search(args):
     show_search([str(q) for q in queries], results, path=png)
     print(f"wrote {png}")
 
+# %% ../nbs/11_cli.ipynb #ac0f0c12
+def reproduce(args):
+    "vts-nb reproduce: train (or continue) a grid of runs, log each finished one, print Table 1's layout."
+    from vts_nb.reproduce import grid_configs, grid_commands, gpu_slots, parse_list, run_grid, TABLE_MD
+    common = {k: getattr(args, k) for k in ("dataset", "data_root", "image_root", "weights", "epochs", "lr", "batch_size",
+                                            "seed", "eval_every", "pretrained") if getattr(args, k) is not None}
+    if common.get("eval_every") == "end": common["eval_every"] = None
+    if args.option: common["options"] = dict(args.option)
+    if args.limit is not None and args.limit < 1: raise ValueError(f"--limit must be at least 1, got {args.limit}.")
+    configs = grid_configs(parse_list(args.backbones, "backbones"), parse_list(args.losses, "losses"),
+                           parse_list(args.bits, "bits", int), args.recipe or "short", **common)
+    if args.print_commands: print("\n".join(grid_commands(configs, args.out))); return
+    slots = gpu_slots(parse_list(args.gpus, "gpus", int)) if args.gpus else None
+    run_grid(configs, args.out, limit=args.limit, device=None if slots else check_device(args.device), slots=slots,
+             progress=not args.quiet, log=lambda line: print(line, flush=True))
+    print((Path(args.out) / TABLE_MD).read_text())
+
 # %% ../nbs/11_cli.ipynb #2d9c1c21
-COMMANDS = dict(train=train, eval=evaluate, index=index, search=search)
+COMMANDS = dict(train=train, eval=evaluate, index=index, search=search, reproduce=reproduce)
 
 def main(argv: list[str] | None = None) -> int:
     "The `vts-nb` command; returns the exit code."
