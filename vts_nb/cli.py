@@ -58,8 +58,8 @@ def add_train_options(p: argparse.ArgumentParser):
     a("--norm", help="input normalisation: imagenet, half or none [imagenet]")
     a("--recipe", help="training settings: short (CPU-sized, the default) or vts (the paper: Adam 1e-5, batch 32, "
                        "150 epochs, evaluate every 30); the options below override it [short]")
-    a("--epochs", type=int, help="training epochs; raise it to continue a finished run [15]")
-    a("--lr", type=float, help="Adam learning rate [1e-5 if --pretrained, else 1e-3]")
+    a("--epochs", type=int, help="training epochs; raise it to continue a finished run [20]")
+    a("--lr", type=float, help="Adam learning rate [1e-5 if --pretrained, else 5e-4]")
     a("--batch-size", type=int, help="batch size [32]")
     a("--weight-decay", type=float, help="Adam weight decay [0]")
     a("--eval-every", type=_int_or("end"), help="evaluate every N epochs and at the end, or 'end' [5]")
@@ -127,7 +127,7 @@ def config_from_args(args):
     cfg = read_config(args.out) if saved else recipe_config(args.recipe or "short")
     given = {f.name: getattr(args, f.name) for f in fields(RunConfig) if getattr(args, f.name, None) is not None}
     for name, word in (("eval_every", "end"), ("topk", "all"), ("norm", "none")):
-        if str(given.get(name)).lower() == word: given[name] = None
+        if name in given and str(given[name]).lower() == word: given[name] = None
     options = cfg.options | dict(args.option or []) | ({"groups": args.groups} if args.groups is not None else {})
     return RunConfig(**(vars(cfg) | given | dict(options=options)))
 

@@ -18,7 +18,7 @@ from .model import VIT_PRESETS
 from .data import LIST_DATASETS
 from .files import RunLock, atomic_write
 from .train import NonFiniteLoss, default_device
-from .run import LOCATIONS, FILES, RunConfig, recipe_config, check_config, train_run, read_config
+from .run import LOCATIONS, EXECUTION, FILES, RunConfig, recipe_config, check_config, train_run, read_config
 
 # %% ../nbs/12_reproduce.ipynb #10b7ca9a
 PAPER_TABLE1 = """
@@ -94,9 +94,9 @@ def parse_list(text: str, name: str, kind: type = str) -> list:
 
 # %% ../nbs/12_reproduce.ipynb #cc0f29fd
 def record_key(record_or_config) -> str:
-    "What makes two grid cells the same run: the configuration without locations, as canonical JSON."
+    "What makes two grid cells the same run: the configuration without locations and `compile`, as canonical JSON."
     cfg = record_or_config.get("config", record_or_config) if isinstance(record_or_config, dict) else asdict(record_or_config)
-    return json.dumps({k: v for k, v in cfg.items() if k not in LOCATIONS}, sort_keys=True)
+    return json.dumps({k: v for k, v in cfg.items() if k not in LOCATIONS + EXECUTION}, sort_keys=True)
 
 def read_log(path) -> list[dict]:
     "The records of a results log, one JSON object a line; a torn (unfinished) line is skipped."
@@ -161,20 +161,22 @@ def cell_record(folder, wall_s: float, device: str, gpu: str) -> dict:
 FLAGS = dict(backbone="--backbone", pool="--pool", weights="--weights", dataset="--dataset", data_root="--data-root",
              image_root="--image-root", img_size="--img-size", in_chans="--in-chans", norm="--norm", epochs="--epochs",
              lr="--lr", batch_size="--batch-size", weight_decay="--weight-decay", eval_every="--eval-every",
-             topk="--topk", seed="--seed")
+             topk="--topk", seed="--seed", precision="--precision")
 NONE_WORDS = dict(eval_every="end", topk="all", norm="none")      # what `vts-nb train` reads as None
 
 def train_args(cfg: RunConfig, out) -> list[str]:
     "The `vts-nb train` arguments that reproduce `cfg` in folder `out` (fields at the recipe's defaults left out)."
     base = recipe_config(cfg.recipe)
-    base = replace(base, lr=base.lr if base.lr is not None else (1e-5 if cfg.pretrained else 1e-3))   # as check_config
+    base = check_config(replace(base, pretrained=cfg.pretrained, backbone=cfg.backbone))   # the recipe's lr for it
     args = ["--loss", cfg.loss, "--bits", str(cfg.bits), "--recipe", cfg.recipe]
     for name, flag in FLAGS.items():
         v = getattr(cfg, name)
-        if v != getattr(base, name) or name in ("backbone", "dataset", "norm"):   # norm: see the note below
+        if v != getattr(base, name) or name in ("backbone", "dataset"):          # these two always, for the reader
             args += [flag, NONE_WORDS.get(name, "none") if v is None else str(v)]
     for flag in ("pretrained", "faithful"):
         if getattr(cfg, flag): args.append(f"--{flag}")
+    for name in ("fused_attention", "compile"):                                    # --x / --no-x switches
+        if getattr(cfg, name) != getattr(base, name): args.append(f"--{'' if getattr(cfg, name) else 'no-'}{name.replace('_', '-')}")
     for k, v in cfg.options.items(): args += ["--option", f"{k}={json.dumps(v)}"]
     return args + ["--out", str(out)]
 

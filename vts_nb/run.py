@@ -76,8 +76,8 @@ class RunConfig:
     in_chans: int = 3                    # 3 (RGB) or 1 (grey)
     norm: str | None = "imagenet"        # input normalisation, a name in vts_nb.data.NORMS, or None
     recipe: str = "short"                # the recipe the next five fields came from (RECIPES); for the record
-    epochs: int = 15                     # training epochs
-    lr: float | None = None              # Adam learning rate; None: 1e-5 if pretrained (as VTS), else 1e-3
+    epochs: int = 20                     # training epochs
+    lr: float | None = None              # Adam learning rate; None: 1e-5 if pretrained (as VTS), else 5e-4
     batch_size: int = 32
     weight_decay: float = 0.
     eval_every: int | None = 5           # evaluate mAP every N epochs and at the end; None: at the end only
@@ -92,7 +92,7 @@ EXECUTION = ("compile",)                 # how the run executes, not what it com
 LEGACY = dict(precision="fp32")          # fields added later, as a run folder written before them was trained
 
 # %% ../nbs/09a_runs.ipynb #f05f42cd
-RECIPES = {"short": dict(epochs=15, lr=None, batch_size=32, weight_decay=0., eval_every=5),
+RECIPES = {"short": dict(epochs=20, lr=None, batch_size=32, weight_decay=0., eval_every=5),
            "vts": dict(epochs=150, lr=1e-5, batch_size=32, weight_decay=0., eval_every=30)}
 
 def recipe_config(recipe: str = "short", **fields) -> RunConfig:
@@ -166,7 +166,7 @@ def check_recipe(cfg: RunConfig):
 def check_config(cfg: RunConfig) -> RunConfig:
     "Every check that needs no data and no network; returns `cfg` with `lr` filled in."
     check_objective(cfg); check_backbone(cfg); check_recipe(cfg)
-    return replace(cfg, lr=cfg.lr if cfg.lr is not None else (1e-5 if cfg.pretrained else 1e-3))
+    return replace(cfg, lr=cfg.lr if cfg.lr is not None else (1e-5 if cfg.pretrained else 5e-4))
 
 # %% ../nbs/09a_runs.ipynb #b9a2272c
 def build_model(cfg: RunConfig, pretrained: bool | None = None) -> nn.Module:
