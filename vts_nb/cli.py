@@ -8,7 +8,7 @@ __all__ = ['IMAGE_SUFFIXES', 'COMMANDS', 'Parser', 'one_line', 'add_train_option
            'main']
 
 # %% ../nbs/11_cli.ipynb #56a93475
-import argparse, json, os, sys
+import argparse, json, sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -165,7 +165,7 @@ def train(args):
 def evaluate(args):
     "vts-nb eval: metrics of a saved run; writes eval.json and pr.png into the run folder."
     from vts_nb.run import load_run, run_metrics
-    from vts_nb.files import write_json, atomic_write
+    from vts_nb.files import write_json, save_figure
     from vts_nb.viz import plot_pr
     from vts_nb.metrics import PRCurve
     device = check_device(args.device)
@@ -175,7 +175,7 @@ def evaluate(args):
     write_json(run.path / "eval.json", m)
     fig = plot_pr({f"{run.config.backbone}-{run.config.loss}, {run.config.bits} bits": PRCurve(**m["pr_radius"])},
                   title=f"{m['dataset']}: precision-recall by Hamming radius 0-{m['bits']}")
-    atomic_write(run.path / "pr.png", lambda t: fig.savefig(t, format="png", dpi=100))
+    save_figure(fig, run.path / "pr.png")
     print(f"{run.path}: mAP@{m['topk'] or 'all'} {m['mAP']:.4f}  "
           + "  ".join(f"P@{k} {v:.4f}" for k, v in m["precision_at"].items())
           + f"  ({m['query']} queries, {m['database']} database items); wrote eval.json, pr.png")
@@ -200,9 +200,8 @@ def check_output_file(path) -> Path:
     "`path` can be written: not a folder, inside a writable folder."
     path = Path(path)
     if path.is_dir(): raise ValueError(f"{path} is a folder; give a file name for the output (e.g. {path / 'index.safetensors'}).")
-    parent = next(p for p in path.parents if p.exists())
-    if not os.access(parent, os.W_OK): raise PermissionError(f"Cannot write into {parent}; choose another output file.")
-    return path
+    from vts_nb.files import check_writable
+    return check_writable(path)
 
 def index(args):
     "vts-nb index: encode images with a run's model into a HammingIndex file."

@@ -9,7 +9,7 @@ __all__ = ['OBJECTIVES', 'COMMON_LOSS_ARGS', 'LOCATIONS', 'EXECUTION', 'LEGACY',
            'best_and_last', 'Run', 'check_out', 'train_run', 'load_run', 'train_digits']
 
 # %% ../nbs/09a_runs.ipynb #380da149
-import inspect, json, math, os
+import inspect, json, math
 from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
 from typing import Callable
@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 from .data import SPLITS, NORMS, LIST_DATASETS, retrieval_split, load_indices, RetrievalSplit
 from .model import VIT_PRESETS, CNN_FEATURES, hash_model
 from .pretrained import check_pretrained
-from .files import RunLock, atomic_write, write_json, remove_temp_files, load_checkpoint, save_weights, load_weights
+from .files import RunLock, atomic_write, write_json, remove_temp_files, load_checkpoint, save_weights, load_weights, check_writable, save_figure
 from .metrics import mean_average_precision, precision_at_k, pr_curve
 from .losses.dsh import DSHLoss
 from .losses.hashnet import HashNetLoss
@@ -28,7 +28,7 @@ from .losses.idhn import IDHNLoss
 from .losses.csq import CSQLoss
 from .losses.dpn import DPNLoss
 from .transhash import TransHashLoss, transhash_model
-from .train import fit, seed_everything, encode_dataset, default_device, PRECISIONS, resolve_precision
+from .train import fit, seed_everything, encode_split, default_device, PRECISIONS, resolve_precision
 from .vit import set_fused_attention
 from .viz import plot_history
 
@@ -235,10 +235,7 @@ def config_diff(saved: RunConfig, new: RunConfig) -> list[str]:
 # %% ../nbs/09a_runs.ipynb #eb24b315
 def run_metrics(model: nn.Module, split: RetrievalSplit, topk: int | None = None, device=None, precision: str = "fp32") -> dict:
     "mAP@topk, P@k and the precision–recall curve of `model` on `split` (query against database)."
-    device = torch.device(device or default_device())
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        qB, qL = encode_dataset(model, split.query, device=device, precision=precision)
-        dB, dL = encode_dataset(model, split.database, device=device, precision=precision)
+    qB, qL, dB, dL = encode_split(model, split, device=device, precision=precision)
     topk = topk or split.topk
     ks = [k for k in (10, 100, 1000) if k <= max(10, len(dB) // 10)]      # P@1000 only where it can mean something
     as_dict = lambda c: dict(cutoffs=[int(x) for x in c.cutoffs], precision=c.precision.tolist(), recall=c.recall.tolist())
@@ -271,9 +268,7 @@ def check_out(out) -> Path:
     "`out` can be a run folder: a folder (or nothing yet) inside a writable folder."
     out = Path(out)
     if out.exists() and not out.is_dir(): raise ValueError(f"{out} is a file; choose a folder for the run's outputs.")
-    parent = next(p for p in (out, *out.parents) if p.exists())
-    if not os.access(parent, os.W_OK): raise PermissionError(f"Cannot write into {parent}; choose another output folder.")
-    return out
+    return check_writable(out)
 
 # %% ../nbs/09a_runs.ipynb #554bd35d
 def _save_split(split, path):
@@ -281,7 +276,7 @@ def _save_split(split, path):
 
 def _save_plot(history, cfg, split, path):
     fig = plot_history(history, f"{cfg.backbone}-{cfg.loss}, {cfg.bits} bits, {split.name}")
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100)); plt.close(fig)
+    save_figure(fig, path); plt.close(fig)
 
 # %% ../nbs/09a_runs.ipynb #1f4b1284
 def train_run(cfg: RunConfig, out, fresh: bool = False, device=None, progress: bool = True,

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'DTYPES', 'seed_everything', 'default_device', 'SeededBatches', 'TensorBatches', 'loader',
-           'resolve_precision', 'autocast', 'encode_dataset', 'evaluate', 'rng_state', 'set_rng_state', 'NonFiniteLoss',
-           'train_epoch', 'fit']
+           'resolve_precision', 'autocast', 'encode_dataset', 'encode_split', 'evaluate', 'rng_state', 'set_rng_state',
+           'NonFiniteLoss', 'train_epoch', 'fit']
 
 # %% ../nbs/08_train.ipynb #89761417
 import os, random, time
@@ -100,13 +100,19 @@ def encode_dataset(model: nn.Module, ds, batch_size: int | None = None, device=N
     return codes, torch.cat(labels)
 
 # %% ../nbs/08_train.ipynb #d70b38ae
-def evaluate(model: nn.Module, split: RetrievalSplit, topk: int | None = None, batch_size: int | None = None, device=None,
-             precision: str = "fp32") -> float:
-    "mAP@`topk` of the query set against the database (`topk=None`: the whole database); leaves the RNG untouched."
+def encode_split(model: nn.Module, split: RetrievalSplit, batch_size: int | None = None, device=None,
+                 precision: str = "fp32") -> tuple:
+    "Codes and labels `(qB, qL, dB, dL)` of the query set and the database; leaves the RNG untouched."
     device = torch.device(device or default_device())
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         qB, qL = encode_dataset(model, split.query, batch_size, device, precision=precision)
         dB, dL = encode_dataset(model, split.database, batch_size, device, precision=precision)
+    return qB, qL, dB, dL
+
+def evaluate(model: nn.Module, split: RetrievalSplit, topk: int | None = None, batch_size: int | None = None, device=None,
+             precision: str = "fp32") -> float:
+    "mAP@`topk` of the query set against the database (`topk=None`: the whole database); leaves the RNG untouched."
+    qB, qL, dB, dL = encode_split(model, split, batch_size, device, precision)
     return mean_average_precision(qB, dB, qL, dL, topk=topk)
 
 # %% ../nbs/08_train.ipynb #fad9ba49

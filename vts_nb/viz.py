@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 from .data import RetrievalSplit, denormalize, read_image, shares_label
 from .metrics import PRCurve, hamming_distance
 from .vit import VisionTransformer
+from .files import save_figure
 
 # %% ../nbs/10_retrieval.ipynb #9faa877a
 def _show(ax, img: torch.Tensor, title: str = "", color=None, grey: str = "gray_r"):
@@ -56,7 +57,7 @@ def show_split(split: RetrievalSplit, n: int = 8, path=None):
             ax.set_title(",".join(str(j) for j in y.nonzero().flatten().tolist()), fontsize=9)
             if c == 0: ax.set_ylabel(f"{role}\n({len(ds)})")
     fig.suptitle(repr(split), fontsize=9); fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=80)
+    if path is not None: save_figure(fig, path, dpi=80)
     return fig
 
 # %% ../nbs/10_retrieval.ipynb #428db26d
@@ -161,7 +162,7 @@ def plot_code_diagnostics(codes: torch.Tensor, labels: torch.Tensor, u=None, tit
         ax.legend(*sc.legend_elements(), title="class", fontsize=6, title_fontsize=7, loc="center left", bbox_to_anchor=(1, .5))
     if not tsne: axs[1, 2].axis("off"); axs[1, 2].set_title("t-SNE: pass tsne=True")
     fig.suptitle(title or f"code diagnostics, {bits} bits, {len(codes)} items"); fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=80)
+    if path is not None: save_figure(fig, path, dpi=80)
     return fig
 
 # %% ../nbs/10_retrieval.ipynb #9eda513f
@@ -186,7 +187,7 @@ def plot_runs_pr(runs: dict, title: str = "", path=None):
         a.grid(alpha=.3)
         if a.get_lines(): a.legend(fontsize=8)
     fig.suptitle(title or "runs compared"); fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=80)
+    if path is not None: save_figure(fig, path, dpi=80)
     return fig
 
 # %% ../nbs/10_retrieval.ipynb #6b8ed967
@@ -213,7 +214,7 @@ def plot_map_vs_bits(records: list[dict], title: str = "", path=None):
         ax.set(xlabel="bits", ylabel="mAP", ylim=(0, 1.02), title=f"{ds}, {bb}"); ax.grid(alpha=.3)
         ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, .5))
     fig.suptitle(title or "best mAP against code length"); fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=80)
+    if path is not None: save_figure(fig, path, dpi=80)
     return fig
 
 def plot_table1_heatmap(records: list[dict], paper: dict | None = None, title: str = "", path=None):
@@ -237,7 +238,7 @@ def plot_table1_heatmap(records: list[dict], paper: dict | None = None, title: s
         ax.set(xlabel="bits", ylabel="objective", title=f"{ds}, {bb}" + (": ours / paper / Δ" if any(k[:2] == (ds, bb) for k in paper) else ""))
         ax.tick_params(axis="y", rotation=0)
     fig.suptitle(title or "best mAP (%) by objective and code length"); fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=80)
+    if path is not None: save_figure(fig, path, dpi=80)
     return fig
 
 # %% ../nbs/10_retrieval.ipynb #f805f584
@@ -279,10 +280,9 @@ def show_attention(model, images: torch.Tensor, norm: str | None = "imagenet", t
 def explore(model, split, k: int = 8, device=None):
     "An ipywidgets explorer: pick a query of `split`, see its top-`k` results from `split.database`."
     import ipywidgets as widgets
-    from vts_nb.train import encode_dataset
+    from vts_nb.train import encode_split
     from vts_nb.search import HammingIndex
-    qB, qL = encode_dataset(model, split.query, device=device)
-    dB, dL = encode_dataset(model, split.database, device=device)
+    qB, qL, dB, dL = encode_split(model, split, device=device)
     index = HammingIndex(dB)
     def show(query: int = 0, k: int = k):
         dist, idx = index.search(qB[query:query + 1], k)
@@ -306,5 +306,5 @@ def show_search(query_images, results, path=None, title: str = "search results: 
             _show(axs[i, j + 1], read_image(p) / 255, f"d={float(d):g}", grey="gray")
             axs[i, j + 1].set_xlabel(Path(p).name, fontsize=7)
     fig.suptitle(title, fontsize=9); fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=100)
+    if path is not None: save_figure(fig, path)
     return fig
