@@ -1,0 +1,46 @@
+"""Run notebooks top to bottom, as Run All does, and save them with their outputs in nbdev-clean form.
+
+    python tools/run_lessons.py                      # every core lesson (nbs/NN_*.ipynb)
+    python tools/run_lessons.py nbs/03_digits.ipynb  # just these
+
+Every cell runs, `#| slow`, `#| gpu` and `#| net` ones too (on a machine without a GPU or internet those print a
+skip line), so a lesson that passes here also passes Run All in JupyterLab. A cell that raises stops that notebook,
+leaves the file untouched, and the script exits with status 1.
+"""
+import os, sys, time
+from pathlib import Path
+from fastcore.nbio import read_nb, write_nb
+from execnb.shell import CaptureShell
+from nbdev.clean import clean_nb
+from nbdev.config import get_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+def run_lesson(path: Path) -> float:
+    "Execute `path` in its folder; on success write it back with outputs, cleaned. Returns the seconds it took."
+    nb, start, cwd = read_nb(path), time.time(), os.getcwd()
+    os.chdir(path.parent)
+    try:
+        shell = CaptureShell(path)
+        shell.run_all(nb, exc_stop=True)
+    finally: os.chdir(cwd)
+    cfg = get_config()
+    clean_nb(nb, allowed_metadata_keys=cfg.get("allowed_metadata_keys"),
+             allowed_cell_metadata_keys=cfg.get("allowed_cell_metadata_keys"))
+    write_nb(nb, path)
+    return time.time() - start
+
+def main(paths) -> int:
+    paths = [Path(p).resolve() for p in paths] or sorted((ROOT / "nbs").glob("[0-9][0-9]_*.ipynb"))
+    failed = []
+    for p in paths:
+        try: print(f"{p.name}: {run_lesson(p):.0f} s", flush=True)
+        except Exception as e:
+            print(f"{p.name}: FAILED: {type(e).__name__}: {str(e)[-2000:]}", flush=True); failed.append(p.name)
+    if failed: print("failed:", ", ".join(failed))
+    return 1 if failed else 0
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    sys.exit(main(sys.argv[1:]))
