@@ -112,7 +112,7 @@ def check_exercises(cells) -> list[str]:
         block = cells[i + 1:(ex[k + 1] if k + 1 < len(ex) else len(cells))]
         hidden = [c for c in block if c["cell_type"] == "code" and c["metadata"].get("jupyter", {}).get("source_hidden")]
         checks = [c for c in block if c["cell_type"] == "code" and not c["metadata"].get("jupyter", {}).get("source_hidden")
-                  and re.search(r"\bassert\b|test_\w+\(", src(c))]
+                  and re.search(r"\bassert\w*\b|\btest_\w+\(", src(c))]
         if not hidden: errs.append(f"{src(cells[i]).splitlines()[0]}: no hidden solution cell")
         if not checks: errs.append(f"{src(cells[i]).splitlines()[0]}: no visible check cell that asserts")
     return errs

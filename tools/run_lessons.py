@@ -7,14 +7,32 @@ Every cell runs, `#| slow`, `#| gpu` and `#| net` ones too (on a machine without
 skip line), so a lesson that passes here also passes Run All in JupyterLab. A cell that raises stops that notebook,
 leaves the file untouched, and the script exits with status 1.
 """
-import os, sys, time
+import base64, io, os, sys, time
 from pathlib import Path
+from PIL import Image
 from fastcore.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
 from nbdev.clean import clean_nb
 from nbdev.config import get_config
 
 ROOT = Path(__file__).resolve().parent.parent
+MAX_WIDTH = 900                      # px; figures are drawn at the inline backend's resolution, then shrunk to this
+
+def shrink_png(data: str) -> str:
+    "A base64 PNG at most MAX_WIDTH wide with a 256-colour palette, if that is smaller (figures stay readable)."
+    img = Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
+    if img.width > MAX_WIDTH: img = img.resize((MAX_WIDTH, round(img.height * MAX_WIDTH / img.width)), Image.LANCZOS)
+    buf = io.BytesIO()
+    img.quantize(256).save(buf, "PNG", optimize=True)
+    small = base64.b64encode(buf.getvalue()).decode()
+    return small if len(small) < len(data) else data
+
+def shrink_figures(nb):
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "image/png" in out.get("data", {}):
+                out["data"]["image/png"] = shrink_png("".join(out["data"]["image/png"]))
+                out.get("metadata", {}).pop("image/png", None)          # its width/height described the old image
 
 def run_lesson(path: Path) -> float:
     "Execute `path` in its folder; on success write it back with outputs, cleaned. Returns the seconds it took."
@@ -24,6 +42,7 @@ def run_lesson(path: Path) -> float:
         shell = CaptureShell(path)
         shell.run_all(nb, exc_stop=True)
     finally: os.chdir(cwd)
+    shrink_figures(nb)
     cfg = get_config()
     clean_nb(nb, allowed_metadata_keys=cfg.get("allowed_metadata_keys"),
              allowed_cell_metadata_keys=cfg.get("allowed_cell_metadata_keys"))
