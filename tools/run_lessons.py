@@ -7,8 +7,9 @@ Every cell runs, `#| slow`, `#| gpu` and `#| net` ones too (on a machine without
 skip line), so a lesson that passes here also passes Run All in JupyterLab. A cell that raises stops that notebook,
 leaves the file untouched, and the script exits with status 1.
 """
-import base64, io, os, sys, time
+import base64, io, json, os, sys, time
 from pathlib import Path
+import torch
 from PIL import Image
 from fastcore.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
@@ -49,11 +50,22 @@ def run_lesson(path: Path) -> float:
     write_nb(nb, path)
     return time.time() - start
 
+def record_time(name: str, seconds: float):
+    "Keep each lesson's Run All time in docs/lesson_times.json (README's course map shows them)."
+    path = ROOT / "docs" / "lesson_times.json"
+    times = json.loads(path.read_text()) if path.exists() else {}
+    times["measured_on"] = f"{os.cpu_count()} CPU cores{', ' + torch.cuda.get_device_name() if torch.cuda.is_available() else ', no GPU'}"
+    times.setdefault("seconds", {})[name] = round(seconds)
+    path.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+
 def main(paths) -> int:
     paths = [Path(p).resolve() for p in paths] or sorted((ROOT / "nbs").glob("[0-9][0-9]_*.ipynb"))
     failed = []
     for p in paths:
-        try: print(f"{p.name}: {run_lesson(p):.0f} s", flush=True)
+        try:
+            seconds = run_lesson(p)
+            print(f"{p.name}: {seconds:.0f} s", flush=True)
+            record_time(p.name, seconds)
         except Exception as e:
             print(f"{p.name}: FAILED: {type(e).__name__}: {str(e)[-2000:]}", flush=True); failed.append(p.name)
     if failed: print("failed:", ", ".join(failed))
