@@ -130,7 +130,7 @@ def _shares_label(qw, dw):
 
 def _pair_rel(ql, dl):
     "(c, ·), (N, ·) prepared labels -> (c, N) bool relevance (numpy on CPU, tensor on GPU)"
-    if isinstance(ql, torch.Tensor): return shares_label(ql, dl)          # GPU: the rule itself (lesson 04)
+    if isinstance(ql, torch.Tensor): return shares_label(ql, dl)          # GPU: the rule itself (03_digits)
     return _shares_label(ql, dl)
 
 def relevance(qL, dL):
