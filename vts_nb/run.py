@@ -239,7 +239,7 @@ def run_metrics(model: nn.Module, split: RetrievalSplit, topk: int | None = None
     return dict(dataset=split.name, query=len(qB), database=len(dB), bits=qB.shape[1], topk=topk,
                 mAP=mean_average_precision(qB, dB, qL, dL, topk=topk),
                 precision_at={str(k): precision_at_k(qB, dB, qL, dL, k) for k in ks},     # JSON keys are strings
-                **{f"pr_{by}": as_dict(pr_curve(qB, dB, qL, dL, by=by)) for by in ("topk", "radius")})
+                **{f"pr_{by}": as_dict(pr_curve(qB, dB, qL, dL, by=by)) for by in ("topk", "radius")})  # 21 top-k cutoffs; radius 0..bits
 
 # %% ../nbs/15_runs.ipynb #7cd82203
 def best_and_last(history: list[dict]) -> dict:
