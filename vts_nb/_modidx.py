@@ -291,8 +291,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                             'vts_nb.run.RunConfig': ('runs.html#runconfig', 'vts_nb/run.py'),
                             'vts_nb.run._int': ('runs.html#_int', 'vts_nb/run.py'),
                             'vts_nb.run._one_of': ('runs.html#_one_of', 'vts_nb/run.py'),
-                            'vts_nb.run._save_plot': ('runs.html#_save_plot', 'vts_nb/run.py'),
-                            'vts_nb.run._save_split': ('runs.html#_save_split', 'vts_nb/run.py'),
                             'vts_nb.run.best_and_last': ('runs.html#best_and_last', 'vts_nb/run.py'),
                             'vts_nb.run.build_loss': ('runs.html#build_loss', 'vts_nb/run.py'),
                             'vts_nb.run.build_model': ('runs.html#build_model', 'vts_nb/run.py'),
