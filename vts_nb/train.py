@@ -152,7 +152,7 @@ def plot_history(history: list[dict], title: str = "", chance: float | None = No
     ev = [h for h in history if "mAP" in h]
     a2.plot([h["epoch"] + 1 for h in ev], [h["mAP"] for h in ev], "o-", label="query vs database")
     if chance is not None: a2.axhline(chance, ls="--", c="gray", label="chance")
-    a2.set(xlabel="epoch", ylabel="mAP", ylim=(0, 1), title="mAP of the queries"); a2.legend(loc="lower right")
+    a2.set(xlabel="epoch", ylabel="mAP", ylim=(0, 1)); a2.legend(loc="lower right")
     fig.tight_layout()
     return fig
 
