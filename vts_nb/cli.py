@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as e:
         from vts_nb.files import RunLocked
-        from vts_nb.train import NonFiniteLoss
+        from vts_nb.training_internals import NonFiniteLoss
         if args.debug or not isinstance(e, (ValueError, OSError, RunLocked, NonFiniteLoss)): raise
         print(f"vts-nb {args.command}: error: {one_line(e)}", file=sys.stderr)
         return 1 if isinstance(e, NonFiniteLoss) else 2

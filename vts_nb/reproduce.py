@@ -17,7 +17,8 @@ import vts_nb
 from .model import VIT_PRESETS
 from .datasets import LIST_DATASETS
 from .files import RunLock, atomic_write
-from .train import NonFiniteLoss, default_device
+from .train import default_device
+from .training_internals import NonFiniteLoss
 from .run import LOCATIONS, EXECUTION, FILES, RunConfig, recipe_config, check_config, train_run, read_config
 
 # %% ../nbs/a7_reproduce.ipynb #10b7ca9a

@@ -29,7 +29,8 @@ from .losses.idhn import IDHNLoss
 from .losses.csq import CSQLoss
 from .losses.dpn import DPNLoss
 from .transhash import TransHashLoss, transhash_model
-from .train import fit, seed_everything, encode_split, default_device, PRECISIONS, resolve_precision, plot_history
+from .train import fit, seed_everything, encode_split, default_device, plot_history
+from .training_internals import PRECISIONS, resolve_precision
 from .vit import set_fused_attention
 
 # %% ../nbs/15_runs.ipynb #b1b1b2a7
