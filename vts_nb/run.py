@@ -18,8 +18,8 @@ from torch import nn
 import matplotlib.pyplot as plt
 from .data import NORMS, load_indices, RetrievalSplit
 from .datasets import SPLITS, LIST_DATASETS, retrieval_split
-from .model import VIT_PRESETS, CNN_FEATURES, hash_model
-from .pretrained import check_pretrained
+from .model import hash_model
+from .pretrained import VIT_PRESETS, CNN_FEATURES, check_pretrained
 from .files import RunLock, atomic_write, write_json, remove_temp_files, load_checkpoint, save_weights, load_weights, check_writable, save_figure
 from .metrics import mean_average_precision, precision_at_k, pr_curve
 from .losses.dsh import DSHLoss
