@@ -52,18 +52,18 @@ def plot_code_diagnostics(codes: torch.Tensor, labels: torch.Tensor, u: dict | N
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
     s, bits = code_stats(codes, labels, u), codes.shape[1]
-    fig, axs = plt.subplots(2, 3, figsize=(10, 6))
+    fig, axs = plt.subplots(2, 3, figsize=(10, 5.4))
     ax = axs[0, 0]; bins = np.arange(bits + 2) - 0.5
     for k in ("d_sim", "d_dis"): ax.hist(s[k].numpy(), bins, density=True, alpha=.6, label=f"{'similar' if k == 'd_sim' else 'dissimilar'} ({len(s[k])} pairs)")
     ax.axvline(s["threshold"] + 0.5, c="k", ls="--", label=f"best: d ≤ {s['threshold']} (accuracy {s['accuracy']:.3f})")
-    ax.set(xlabel="Hamming distance d", ylabel="share of pairs", title="pair distances"); ax.legend(fontsize=7)
+    ax.set(xlabel="Hamming distance d", ylabel="share of pairs", title="pair distances"); ax.legend(fontsize=8)
     axs[0, 1].bar(np.arange(bits), s["bit_means"]); axs[0, 1].axhline(0, c="k", lw=.8)
     axs[0, 1].set(xlabel="bit", ylabel="mean of the bit over items", ylim=(-1.05, 1.05), title="bit balance (0: half +1, half −1)")
     sns.heatmap(s["corr"], ax=axs[0, 2], vmin=-1, vmax=1, cmap="RdBu_r", square=True, cbar_kws=dict(label="correlation"), xticklabels=False, yticklabels=False)
     axs[0, 2].set(xlabel="bit", ylabel="bit", title="bit–bit correlation")
     hi = max([1.05] + [float(v.max()) for v in s["abs_u"].values()])
     for k, v in s["abs_u"].items(): axs[1, 0].hist(v, np.linspace(0, hi, 41), density=True, alpha=.6, label=k)
-    axs[1, 0].axvline(1, c="k", ls="--", label="|u| = 1 (no quantisation error)"); axs[1, 0].legend(fontsize=7)
+    axs[1, 0].axvline(1, c="k", ls="--", label="|u| = 1 (no quantisation error)"); axs[1, 0].legend(fontsize=8)
     axs[1, 0].set(xlabel="|u| (continuous output, per bit)", ylabel="density", title="quantisation: |u| against 1" if u else "|u|: no outputs given")
     y, sub = labels.argmax(1).numpy(), np.random.default_rng(seed).permutation(len(codes))[:n_tsne]
     maps = [("PCA", PCA(2, random_state=seed).fit_transform(codes.numpy()), np.arange(len(codes)))]
@@ -172,7 +172,7 @@ def show_attention(model, images: torch.Tensor, norm: str | None = "imagenet", t
     for j, img in enumerate(denormalize(images, norm)):
         axs[0, j].imshow(img.permute(1, 2, 0).numpy() if img.shape[0] == 3 else img[0].numpy(), cmap="gray", vmin=0, vmax=1)
         im = axs[1, j].imshow(r[j].numpy(), cmap="inferno", vmin=0, vmax=float(r.max()), interpolation="nearest")
-        axs[1, j].set_title(f"patches: {r[j].sum():.2f}", fontsize=7)
+        axs[1, j].set_title(f"patches: {r[j].sum():.2f}", fontsize=8)
     for a in axs.flat: a.set_xticks([]); a.set_yticks([])
     axs[0, 0].set_ylabel("image"); axs[1, 0].set_ylabel("rollout")
     fig.colorbar(im, ax=axs[1, :].tolist(), label="share of the class token", shrink=.9)

@@ -78,10 +78,10 @@ def plot_pr(curves: dict, title: str = ""):
 
 # %% ../nbs/16_retrieval.ipynb #211546f1
 def _model_split(run, device=None) -> tuple:
-    "(model in eval mode, split) of a `Run`, a run folder (read with `vts_nb.run.load_run`) or a `(model, split)` pair."
+    "(model in eval mode, on `device` if given; split) of a `Run`, a run folder (read with `vts_nb.run.load_run`) or a `(model, split)` pair."
     if isinstance(run, (str, Path)): run = load_run(run, device or "cpu")
     model, split = (run.model, run.split) if isinstance(run, Run) else run
-    return model.eval(), split
+    return (model.to(device) if device else model).eval(), split
 
 def _same_items(a: RetrievalSplit, b: RetrievalSplit) -> bool:
     "Do two splits hold the same queries and database, in the same order?"
@@ -130,7 +130,7 @@ def results(self: Explorer, name: str) -> tuple:
     (qB, qL, dL, index), model, i = self.codes(name), self.runs[name][0], self.query.value
     if self.own is None: x, q, ql = self.split.query[i][0], qB[[i]], qL[[i]]
     else:
-        x, q = model.preprocess(self.own[None])[0], encode_images(model, self.own[None])    # (C, H, W) as the run sees it
+        x, q = model.preprocess(self.own[None])[0], encode_images(model, self.own[None], device=self.device)    # (C, H, W) as the run sees it
         ql = None if self.label.value is None else F.one_hot(torch.tensor([self.label.value]), self.split.num_classes).float()
     dist, idx = index.search(q, self.k.value)
     return x[None].cpu(), dist.cpu(), idx.cpu(), None if ql is None else shares_label(ql.cpu(), dL[idx[0].cpu()])
