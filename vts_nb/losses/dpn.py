@@ -10,7 +10,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import HashLoss
-from .csq import balanced_codes, separated_codes, label_targets
+from .centers import balanced_codes, separated_codes
+from .csq import label_targets
 
 # %% ../../nbs/13_dpn.ipynb #56d2c304
 def dpn_targets(bits, num_classes, seed=0, faithful=False, p=0.5, tries=1000):
