@@ -5,9 +5,8 @@
 # %% auto #0
 __all__ = ['dpn_targets', 'DPNLoss']
 
-# %% ../../nbs/13_dpn.ipynb #7d2fa4eb
+# %% ../../nbs/13_dpn.ipynb #ed024d03
 import torch
-from torch import nn
 import torch.nn.functional as F
 from .core import HashLoss
 from .centers import balanced_codes, separated_codes
