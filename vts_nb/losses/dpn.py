@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['dpn_targets', 'DPNLoss']
 
-# %% ../../nbs/13_dpn.ipynb #7d2fa4eb
+# %% ../../nbs/13_dpn.ipynb #ed024d03
 import torch
-from torch import nn
 import torch.nn.functional as F
 from .core import HashLoss
-from .csq import balanced_codes, separated_codes, label_targets
+from .centers import balanced_codes, separated_codes
+from .csq import label_targets
 
 # %% ../../nbs/13_dpn.ipynb #56d2c304
 def dpn_targets(bits, num_classes, seed=0, faithful=False, p=0.5, tries=1000):

@@ -12,15 +12,13 @@ from torch import nn
 import torch.nn.functional as F
 from .core import HashLoss
 
-# %% ../../nbs/11_greedyhash.ipynb #7458b35a
+# %% ../../nbs/11_greedyhash.ipynb #ec9293ed
 class SignSTE(torch.autograd.Function):
     "b = sgn(u) with sgn(0) := +1 in the forward pass; the gradient passes straight through (identity) backward."
     @staticmethod
-    def forward(ctx, u):                 # u: (B, q) real
-        return torch.where(u >= 0, torch.ones_like(u), -torch.ones_like(u))  # b: (B, q) in {-1, +1}
+    def forward(ctx, u): return torch.where(u >= 0, torch.ones_like(u), -torch.ones_like(u))  # (B, q) in {-1, +1}
     @staticmethod
-    def backward(ctx, grad_b):           # dL/db: (B, q)
-        return grad_b                    # dL/du := dL/db
+    def backward(ctx, grad_b): return grad_b                   # dL/du := dL/db
 
 def sign_ste(u):
     "Straight-through sign: ±1 codes forward, identity gradient backward."
