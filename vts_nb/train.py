@@ -10,6 +10,7 @@ __all__ = ['seed_everything', 'default_device', 'SeededBatches', 'TensorBatches'
 # %% ../nbs/06_training_loop.ipynb #39389f84
 import os, random, time
 import numpy as np, torch, matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -148,12 +149,13 @@ def plot_history(history: list[dict], title: str = "", chance: float | None = No
     "Training loss and mAP per epoch, side by side; returns the figure."
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
     a1.plot([h["epoch"] + 1 for h in history], [h["loss"] for h in history], "o-")
-    a1.set(xlabel="epoch", ylabel="training loss", title=title)
+    a1.set(xlabel="epoch", ylabel="training loss", title="training loss")
     ev = [h for h in history if "mAP" in h]
     a2.plot([h["epoch"] + 1 for h in ev], [h["mAP"] for h in ev], "o-", label="query vs database")
     if chance is not None: a2.axhline(chance, ls="--", c="gray", label="chance")
-    a2.set(xlabel="epoch", ylabel="mAP", ylim=(0, 1)); a2.legend(loc="lower right")
-    fig.tight_layout()
+    a2.set(xlabel="epoch", ylabel="mAP", ylim=(0, 1), title="mAP of the queries"); a2.legend(loc="lower right")
+    for ax in (a1, a2): ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs are whole numbers
+    fig.suptitle(title); fig.tight_layout()
     return fig
 
 # %% ../nbs/06_training_loop.ipynb #9ad6b1e5
