@@ -8,6 +8,8 @@ skip line), so a lesson that passes here also passes Run All in JupyterLab. A ce
 leaves the file untouched, and the script exits with status 1.
 """
 import base64, io, json, os, sys, time
+os.environ.setdefault("OMP_NUM_THREADS", "1")    # as CI's nbdev-test: the numbers the prose quotes come out the same
+os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
 from pathlib import Path
 import torch
 from PIL import Image
@@ -72,6 +74,4 @@ def main(paths) -> int:
     return 1 if failed else 0
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "2")
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     sys.exit(main(sys.argv[1:]))
