@@ -6,6 +6,7 @@ A line `<!-- course map -->` becomes two tables, the core lessons and the append
 line, its module, and its Run All time in docs/lesson_times.json (written by tools/run_lessons.py)."""
 import json, re
 from pathlib import Path
+from check_course import exported_module       # tools/: which module a notebook exports, read one way
 
 root = Path(__file__).resolve().parent.parent
 
@@ -18,8 +19,7 @@ def course_map() -> str:
         cells = json.loads(nb.read_text())["cells"]
         head = "".join(cells[0]["source"])
         title, summary = re.search(r"^# (.+)$", head, re.M)[1], re.search(r"^> (.+)$", head, re.M)[1]
-        exp = re.search(r"#\| default_exp (\S+)", "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code"))
-        module = f"`vts_nb.{exp[1]}`" if exp else "—"
+        module = f"`vts_nb.{exp}`" if (exp := exported_module({"cells": cells})) else "—"
         row = f"| [{nb.stem}](nbs/{nb.name}) {title} | {summary} | {module} |"
         if nb.name[0].isdigit(): core.append(f"{row} {times['seconds'].get(nb.name, '?')} s |")
         else: appendix.append(row)
