@@ -28,7 +28,11 @@ def course_map() -> str:
         row = f"| [{nb.stem}](nbs/{nb.name}) {title} | {summary} | {module} |"
         if nb.name[0].isdigit(): core.append(f"{row} {times['seconds'].get(nb.name, '?')} s |")
         else: appendix.append(row)
-    return "\n".join(core) + f"\n\nRun All times (the cells; a fresh kernel adds about 10 s to start and import PyTorch): tools/run_lessons.py on {times['measured_on']}.\n\n" + "\n".join(appendix)
+    threads = sorted(set(times.get("threads", {}).values()))
+    used = (f"{'–'.join(map(str, threads))} torch thread{'s' * (threads != [1])}" if threads else "threads not recorded")
+    return ("\n".join(core) + "\n\nRun All times (the cells; a fresh kernel adds about 10 s to start and import PyTorch): "
+            f"tools/run_lessons.py on {times['measured_on']}, {used} (a lesson's first cell uses every core, or "
+            "OMP_NUM_THREADS when it is set).\n\n" + "\n".join(appendix))
 cells = json.loads((root / "nbs" / "index.ipynb").read_text())["cells"]
 parts = ["<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file. -->"]
 for c in cells:
