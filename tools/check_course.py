@@ -89,7 +89,7 @@ RETIRED = [(re.compile(r"(?<![\\\w{_])K(?![\w])"),
            (re.compile(r"d_e\b|d_\{e\}"), "$d_e$ is retired: the token width is $D$"),
            (re.compile(r"N\s*\+\s*1"), "$N+1$ tokens are retired: $P$ patches, $P+1$ tokens ($N$ is the training set)"),
            (re.compile(r"\\(?:operatorname|mathrm|text)\{sign\}"), "write $\\operatorname{sgn}$, as the notation table")]
-PAPER_SAYS = re.compile(r"(paper|papers|reference)(’s|'s)?\W*$", re.I)   # "the paper's $K$" may name a paper's symbol
+PAPER_SAYS = re.compile(r"(paper|papers|reference)(’s|'s)?( writes| calls it| uses)?\W*$", re.I)   # its letters
 
 def maths_spans(text: str):
     "(maths, text before it) for every $...$ and $$...$$ of a markdown cell, outside code."
@@ -102,7 +102,7 @@ def retired_symbols(md_cells) -> list[str]:
     for c in md_cells:
         for maths, before in maths_spans(src(c)):
             for pat, why in RETIRED:
-                if pat.search(maths) and not (maths.strip("$ ") == "K" and PAPER_SAYS.search(before)):
+                if pat.search(maths) and not (len(maths) <= 10 and PAPER_SAYS.search(before)):
                     found.setdefault(why, []).append(maths)
     return [f"notation: {why}: {len(m)} time(s), first in {m[0][:40]!r}" for why, m in found.items()]
 

@@ -13,7 +13,8 @@ pyproject.toml, `slow gpu net`, and `#| eval: false` cells are skipped), in the 
 lesson runs to the end with no error and every exercise's check cell prints "not done yet": the proof that no later
 cell needs a solution, and that a stub is never taken for an answer.
 """
-import argparse, json, os, re, sys, time
+import argparse, json, multiprocessing, os, re, sys, time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,11 +82,14 @@ def run_copy(path: Path) -> tuple[str, list[str], float]:
                                                              f"({cell_text(check).strip()[:120]!r})")
     return path.name, problems, time.time() - start
 
-def run_all(out: Path, n_workers: int) -> int:
-    from fastcore.parallel import parallel
+def run_all(lessons: list[Path], n_workers: int) -> int:
+    "Run the copied core lessons, `n_workers` at a time (a process each, as nbdev-test does); 1 if any fails."
+    import student_copy                                               # workers find run_copy by its module
     sys.path.insert(0, str(ROOT))
-    lessons = sorted(p for p in out.glob("*.ipynb") if CORE.fullmatch(p.name))
-    results = parallel(run_copy, lessons, n_workers=n_workers)
+    if n_workers <= 1: results = [run_copy(p) for p in lessons]
+    else:
+        with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(student_copy.run_copy, lessons))
     bad = 0
     for name, problems, seconds in results:
         print(f"{name}: {'ran to the end' if not problems else 'FAILED'} ({seconds:.0f} s)")
@@ -105,7 +109,8 @@ def main(argv=None) -> int:
     if missing := [n for n in a.notebooks if not (NBS / n).exists()]:
         print(f"student_copy.py: no such notebook in nbs/: {', '.join(missing)}", file=sys.stderr); return 2
     removed = write_copy(a.out, a.notebooks)
-    print(f"{len(removed)} notebooks -> {a.out}/, {sum(removed.values())} solution cells removed")
-    return run_all(a.out, a.n_workers) if a.run else 0
+    print(f"{len(removed)} notebooks -> {a.out}/, {sum(removed.values())} solution cells removed", flush=True)
+    lessons = [a.out / n for n in sorted(removed) if CORE.fullmatch(n)]
+    return run_all(lessons, a.n_workers) if a.run else 0
 
 if __name__ == "__main__": sys.exit(main())
