@@ -118,6 +118,7 @@ def bank_step(self: BankLoss, v: Tensor, y: Tensor, idx: Tensor) -> tuple[Tensor
     U, Y = self.bank.rows(self.mask_unseen)  # (Ns, q), (Ns, C); Ns = N, or the rows seen so far
     return U.to(v.dtype), Y.to(v.dtype)
 
+# %% ../../nbs/07_hash_losses.ipynb #07c0f0a1
 @patch
 def forward(self: BankLoss, u: Tensor, y: Tensor, idx: Tensor) -> Tensor:
     "Check the inputs, write f(u) into the bank, and return the objective against the bank rows."

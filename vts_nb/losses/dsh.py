@@ -28,7 +28,7 @@ def dsh_pair_terms(u: Tensor,  # (B, q) live codes (with grad)
 def dsh_regulariser(u: Tensor,             # (B, q) live codes
                     faithful: bool = False, # True: the VTS code's |1 - sign(u)| (zero gradient)
                    ) -> Tensor:             # scalar, mean over B x q
-    "DSH quantization regulariser: mean | |u| - 1 | (fixed) or mean |1 - sign(u)| (faithful to VTS)."
+    "DSH quantization regulariser: mean | |u| - 1 | (fixed) or mean |1 - sign(u)| (VTS's code)."
     if faithful: return (1 - u.sign()).abs().mean()
     return (u.abs() - 1).abs().mean()
 

@@ -40,8 +40,8 @@ class HashNetLoss(BankLoss):
                  step_continuation: int = 20,    # epochs per stage (ignored if faithful)
                  mask_unseen: bool | None = None): # None -> not faithful
         super().__init__(bits, num_classes, num_train, faithful, seed, mask_unseen)
-        if (isinstance(step_continuation, bool) or not isinstance(step_continuation, int)
-                or step_continuation < 1):
+        step = step_continuation
+        if isinstance(step, bool) or not isinstance(step, int) or step < 1:
             raise ValueError("step_continuation must be a positive int (epochs per stage), got "
                              f"{step_continuation!r}.")
         self.alpha, self.step_continuation = alpha, step_continuation
@@ -50,9 +50,7 @@ class HashNetLoss(BankLoss):
     def on_epoch_start(self, epoch: int):
         "Continuation: beta = sqrt(floor(epoch / step) + 1). Faithful to VTS: beta stays 1."
         if not self.faithful: self.scale.fill_(continuation_scale(epoch, self.step_continuation))
-
     def relax(self, u: Tensor) -> Tensor: return torch.tanh(self.scale * u)   # (B, q) h
-
     def objective(self, u: Tensor, y: Tensor, U: Tensor, Y: Tensor) -> Tensor:
         "Loss of the batch against given bank rows (pure; the bank is not touched)."
         s = pairwise_similarity(y, Y)                                      # (B, Ns)
