@@ -12,14 +12,10 @@ __all__ = ['PAPER_TABLE1', 'PAPER_BACKBONES', 'PAPER_LOSSES', 'PAPER_BITS', 'GRI
 import hashlib, json, os, shlex, subprocess, sys, time
 from dataclasses import asdict, replace
 from pathlib import Path
-import torch
 import vts_nb
-from .model import VIT_PRESETS
-from .datasets import LIST_DATASETS
+from .config import (BACKBONES, DATASETS, LOCATIONS, EXECUTION, FILES, RunConfig, recipe_config, check_config,
+                           read_config)
 from .files import RunLock, atomic_write
-from .train import default_device
-from .training_internals import NonFiniteLoss
-from .run import LOCATIONS, EXECUTION, FILES, RunConfig, recipe_config, check_config, train_run, read_config
 
 # %% ../nbs/a7_reproduce.ipynb #10b7ca9a
 PAPER_TABLE1 = """
@@ -78,7 +74,7 @@ def grid_configs(backbones=("vit_tiny",), losses=GRID_LOSSES, bits=PAPER_BITS, r
     for name, values in (("backbones", backbones), ("losses", losses), ("bits", bits)):
         if not values: raise ValueError(f"The grid needs at least one of {name}.")
     cells = [recipe_config(recipe, backbone=b, loss=l, bits=n, **fields) for b in backbones for l in losses for n in bits
-             if not (l == "transhash" and b not in VIT_PRESETS and len(backbones) > 1)]
+             if not (l == "transhash" and BACKBONES.get(b, (None,))[0] is None and len(backbones) > 1)]
     configs = {cell_name(c): check_config(c) for c in cells}
     if len(configs) < len(cells): raise ValueError("The grid repeats a cell; give each backbone, loss and bits once.")
     return configs
@@ -126,7 +122,7 @@ def split_hash(folder, cfg: RunConfig) -> str | None:
     if split.exists():
         d = json.loads(split.read_text())
         h.update(json.dumps({k: d[k] for k in ("query", "train", "database")}, sort_keys=True).encode())
-    elif cfg.dataset in LIST_DATASETS:
+    elif DATASETS[cfg.dataset].pool is None:                         # a list dataset
         lists = [Path(cfg.data_root) / cfg.dataset / f"{k}.txt" for k in ("test", "train", "database")]
         if not all(p.exists() for p in lists): return None
         for p in lists: h.update(p.read_bytes())
@@ -135,11 +131,12 @@ def split_hash(folder, cfg: RunConfig) -> str | None:
 
 def versions() -> dict:
     "Versions of vts-nb, torch and timm."
-    import timm
+    import timm, torch
     return {"vts-nb": vts_nb.__version__, "torch": torch.__version__, "timm": timm.__version__}
 
 def gpu_name(device) -> str:
     "The GPU's name, or 'cpu' (or 'mps')."
+    import torch
     device = torch.device(device)
     return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
 
@@ -243,6 +240,7 @@ def write_tables(out, records: list[dict]) -> list[dict]:
 # %% ../nbs/a7_reproduce.ipynb #74553e5f
 def gpu_slots(gpus) -> list[dict]:
     "One worker slot per GPU index: the subprocess sees only that GPU (CUDA_VISIBLE_DEVICES) and trains on 'cuda'."
+    import torch
     gpus = [int(g) for g in gpus]
     n = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if not n: raise ValueError(f"--gpus {','.join(map(str, gpus))}: this machine has no CUDA GPU; drop --gpus to run the "
@@ -253,6 +251,8 @@ def gpu_slots(gpus) -> list[dict]:
 
 # %% ../nbs/a7_reproduce.ipynb #46e38df9
 def _train_here(cfg, folder, device, progress, log):
+    from vts_nb.run import train_run
+    from vts_nb.training_internals import NonFiniteLoss
     t0 = time.time()
     try: train_run(cfg, folder, device=device, progress=progress, log=log)
     except NonFiniteLoss as e: return f"{folder.name}: {e}"
@@ -299,6 +299,8 @@ def run_grid(configs: dict[str, RunConfig], out, limit: int | None = None, devic
         todo = dict(list(todo.items())[:limit])
         if slots: results = _train_in_slots(todo, out, slots, log)
         else:
+            import torch
+            from vts_nb.train import default_device
             device = torch.device(device or default_device())
             results = (_train_here(cfg, out / name, device, progress, log) for name, cfg in todo.items())
         failed = []
