@@ -13,26 +13,31 @@ import errno, hashlib, io, json, os, shutil, socket, stat, tempfile
 from pathlib import Path
 
 # %% ../nbs/a0_files.ipynb #5c1e2a01
-KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-         (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+         (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+         (stat.S_ISSOCK, "a socket"))
 
 def special_kind(path) -> str | None:
-    "What `path` is if it exists and is not a regular file (e.g. 'a FIFO (named pipe)', 'a broken symlink'); else None."
+    "What `path` is if it is there and not a regular file ('a FIFO (named pipe)', ...), or None."
     try: mode = os.stat(path).st_mode                                      # follows symlinks
     except FileNotFoundError: return "a broken symlink" if os.path.islink(path) else None
-    return None if stat.S_ISREG(mode) else next((k for test, k in KINDS if test(mode)), "not a regular file")
+    if stat.S_ISREG(mode): return None
+    return next((kind for test, kind in KINDS if test(mode)), "not a regular file")
 
 def check_input_file(path, what: str = "file") -> Path:
-    "`path` exists and is a regular file (a FIFO or a device would hang or flood the reader); else one error naming it."
+    "`path` exists and is a regular file (a FIFO or a device would hang the reader)."
     path = Path(path)
-    if not os.path.lexists(path): raise FileNotFoundError(f"{path}: no such {what} file; check the path.")
-    if kind := special_kind(path): raise ValueError(f"{path} is {kind}, not a regular file; check the path.")
+    if not os.path.lexists(path):
+        raise FileNotFoundError(f"{path}: no such {what} file; check the path.")
+    if kind := special_kind(path):
+        raise ValueError(f"{path} is {kind}, not a regular file; check the path.")
     return path
 
 def check_replaceable(path) -> Path:
-    "`path` does not exist yet or is a regular file (or a symlink to one), which a write may replace."
+    "`path` does not exist yet or is a regular file (or a symlink to one): a write may replace it."
     if kind := special_kind(path):
-        raise ValueError(f"{path} is {kind}; vts-nb replaces only regular files, so choose another output path.")
+        raise ValueError(f"{path} is {kind}; vts-nb replaces only regular files, so choose "
+                         "another output path.")
     return Path(path)
 
 # %% ../nbs/a0_files.ipynb #10c42075
@@ -40,20 +45,22 @@ TMP_PREFIX, TMP_SUFFIX = ".vts-nb-", ".tmp"
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 def atomic_write(path, data):
-    "Write `data` (bytes, str, or a function `write(tmp_path)`) to `path` via a renamed temporary file: never half a file."
+    "Write `data` (bytes, str or a function `write(tmp_path)`) to `path` via a renamed temp file."
     path = check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TMP_PREFIX}{path.name}.", suffix=TMP_SUFFIX)
+    prefix = f"{TMP_PREFIX}{path.name}."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             if not callable(data): f.write(data.encode() if isinstance(data, str) else data)
         if callable(data): data(tmp)
         with open(tmp, "rb+") as f: os.fsync(f.fileno())
-        check_replaceable(path)                    # again: nothing but a regular file was put there meanwhile
-        os.replace(tmp, path)                      # atomic: readers see the old file or the new one
+        check_replaceable(path)                # again: still nothing but a regular file there
+        os.replace(tmp, path)                  # atomic: readers see the old file or the new one
     except OSError as e:
-        hint = "; the disk is full: free some space and run the command again" if e.errno in DISK_FULL else ""
-        raise OSError(e.errno, f"Cannot write {path}: {e.strerror or e}{hint}") from e
+        full = "; the disk is full: free some space and run the command again"
+        raise OSError(e.errno, f"Cannot write {path}: {e.strerror or e}"
+                               f"{full if e.errno in DISK_FULL else ''}") from e
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 
@@ -63,7 +70,7 @@ def write_json(path, obj):
     atomic_write(path, json.dumps(obj, indent=1))
 
 def remove_temp_files(folder) -> list[Path]:
-    "Delete the leftovers of killed `atomic_write` calls (`.vts-nb-*.tmp`) in `folder`; returns what was removed."
+    "Delete what killed `atomic_write` calls left (`.vts-nb-*.tmp`) in `folder`; returns them."
     stale = sorted(p for p in Path(folder).glob(f"{TMP_PREFIX}*{TMP_SUFFIX}") if p.is_file())
     for f in stale: f.unlink(missing_ok=True)
     return stale
@@ -75,20 +82,21 @@ def save_figure(fig, path, dpi: int = 100):
     atomic_write(path, buf.getvalue())
 
 def check_writable(path) -> Path:
-    "`path` (a file or folder, existing or not) can be created: its nearest existing folder is writable."
+    "`path` (a file or folder, existing or not) can be created: its nearest folder is writable."
     path = Path(path)
     parent = next(p for p in (path, *path.parents) if p.exists())
-    if not os.access(parent, os.W_OK): raise PermissionError(f"Cannot write into {parent}; choose another output path.")
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"Cannot write into {parent}; choose another output path.")
     return path
 
 def check_output_file(path, inputs=()) -> Path:
-    "`path` can take a command's output file: not a folder, replaceable, none of `inputs`, in a writable folder."
+    "`path` can take a command's output: not a folder, replaceable, none of `inputs`, writable."
     path = Path(path)
     if path.is_dir(): raise ValueError(f"{path} is a folder; give a file name for the output.")
     check_replaceable(path)
     if path.exists() and any(os.path.exists(p) and os.path.samefile(path, p) for p in inputs):
-        raise ValueError(f"{path} is also an input of this command; writing it would destroy that input, so "
-                         "choose another output path.")
+        raise ValueError(f"{path} is also an input of this command; writing it would destroy that "
+                         "input, so choose another output path.")
     return check_writable(path)
 
 # %% ../nbs/a0_files.ipynb #0ed85099
@@ -100,30 +108,37 @@ def save_checkpoint(path, **state):
     atomic_write(path, buf.getvalue())
 
 def load_checkpoint(path, keys=("model", "loss", "optimizer", "epoch")) -> dict:
-    "Read a checkpoint written by `save_checkpoint`, safely (`weights_only=True`); clear errors for bad files."
+    "Read a checkpoint written by `save_checkpoint`, safely (`weights_only=True`)."
     import torch
     path = check_input_file(path, "checkpoint")
     try: state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ValueError(f"{path} is not a readable vts-nb checkpoint (corrupt, truncated, or it holds Python objects: "
-                         f"{type(e).__name__}). Delete it to start over.") from e
+        raise ValueError(f"{path} is not a readable vts-nb checkpoint (corrupt, truncated, or "
+                         f"it holds Python objects: {type(e).__name__}). Delete it to start "
+                         "over.") from e
     if not isinstance(state, dict) or not set(keys) <= set(state):
         raise ValueError(f"{path} is not a vts-nb checkpoint: expected the entries {list(keys)}.")
     return state
 
 # %% ../nbs/a0_files.ipynb #8ec380cd
 def load_state(model, state, source):
-    "Load the named tensors `state` into `model` if they fit exactly (names, shapes, dtypes); else an error naming `source`."
+    "Load the named tensors `state` into `model` if they fit exactly (names, shapes, dtypes)."
     import torch
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{source} does not hold a table of named tensors (got {type(state).__name__}); it is not the "
-                         "weights of a vts-nb model.")
+        raise ValueError(f"{source} does not hold a table of named tensors (got "
+                         f"{type(state).__name__}); it is not the weights of a vts-nb model.")
     want = model.state_dict()
-    wrong = [f"missing {k}" for k in want if k not in state] + [f"unexpected {k}" for k in state if k not in want]
-    wrong += [f"{k} is {v.dtype} {tuple(v.shape)}, the model's {want[k].dtype} {tuple(want[k].shape)}"
-              for k, v in state.items() if k in want and (v.dtype, v.shape) != (want[k].dtype, want[k].shape)]
-    if wrong: raise ValueError(f"The weights in {source} do not fit this model: {'; '.join(wrong[:3])}"
-                               f"{f' (and {len(wrong) - 3} more)' if len(wrong) > 3 else ''}.")
+    wrong = [f"missing {k}" for k in want if k not in state]
+    wrong += [f"unexpected {k}" for k in state if k not in want]
+    for k, v in state.items():
+        w = want.get(k)
+        if w is not None and (v.dtype, v.shape) != (w.dtype, w.shape):
+            wrong.append(f"{k} is {v.dtype} {tuple(v.shape)}, the model's {w.dtype} "
+                         f"{tuple(w.shape)}")
+    if wrong:
+        more = f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else ""
+        raise ValueError(f"The weights in {source} do not fit this model: "
+                         f"{'; '.join(wrong[:3])}{more}.")
     model.load_state_dict(state, strict=True)
     return model
 
@@ -133,21 +148,23 @@ def save_weights(model, path):
     atomic_write(path, save({k: v.contiguous() for k, v in model.state_dict().items()}))
 
 def load_weights(model, path):
-    "Load a safetensors file written by `save_weights` into `model` (strictly: names, shapes, dtypes), with clear errors."
+    "Load a safetensors file written by `save_weights` into `model`, strictly (see `load_state`)."
     from safetensors import SafetensorError
     from safetensors.torch import load_file
     path = check_input_file(path, "weights")
     try: state = load_file(path)
-    except (SafetensorError, OSError) as e: raise ValueError(f"{path} is not a readable weights file ({e}).") from None
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"{path} is not a readable weights file ({e}).") from None
     return load_state(model, state, path)
 
 def weights_fingerprint(model) -> str:
-    "SHA-256 of a model's weights: names, dtypes, shapes and bytes of every tensor of its `state_dict`."
+    "SHA-256 of a model's weights: the name, dtype, shape and bytes of every tensor of its state."
     import torch
     h = hashlib.sha256()
     for k, v in sorted(model.state_dict().items()):
         v = v.detach().to("cpu").contiguous().reshape(-1)
-        h.update(f"{k} {v.dtype} {tuple(v.shape)}\n".encode()); h.update(v.view(torch.uint8).numpy().tobytes())
+        h.update(f"{k} {v.dtype} {tuple(v.shape)}\n".encode())
+        h.update(v.view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 # %% ../nbs/a0_files.ipynb #b43b5e35
@@ -162,7 +179,7 @@ def _pid_alive(pid: int) -> bool:
 
 # %% ../nbs/a0_files.ipynb #6255be98
 class RunLock:
-    "Exclusive lock on a folder (`folder/run.lock` = 'host pid'); a lock left by a dead process is replaced."
+    "Exclusive lock on a folder (`folder/run.lock` = 'host pid'); a dead process's lock goes."
     def __init__(self, folder, name: str = "run.lock"):
         self.path, self.me = Path(folder) / name, (socket.gethostname(), os.getpid())
 
@@ -173,27 +190,31 @@ class RunLock:
         return (host, int(pid)) if pid.isdigit() else None
 
     def holder(self) -> tuple[str, int] | None:
-        "The owner if it may still be alive (on another host we cannot tell), None if the lock is free or stale."
+        "The owner if it may be alive (on another host we cannot tell); None if free or stale."
         owner = self.owner()
-        return owner if owner is not None and (owner[0] != self.me[0] or _pid_alive(owner[1])) else None
+        if owner is None or (owner[0] == self.me[0] and not _pid_alive(owner[1])): return None
+        return owner
 
     def check_free(self):
-        "Raise `RunLocked` if a live process holds the lock (a check before any work; `acquire` decides)."
+        "Raise `RunLocked` if a live process holds the lock (a check before any work)."
         if (holder := self.holder()) is not None:
-            raise RunLocked(f"{self.path.parent} is in use by process {holder[1]} on {holder[0]}; wait for it to "
-                            f"finish or choose another output folder (delete {self.path} only if no run is active).")
+            raise RunLocked(f"{self.path.parent} is in use by process {holder[1]} on {holder[0]}; "
+                            "wait for it to finish or choose another output folder (delete "
+                            f"{self.path} only if no run is active).")
 
     def acquire(self) -> "RunLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f"{TMP_PREFIX}{self.path.name}.", suffix=TMP_SUFFIX)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f"{TMP_PREFIX}{self.path.name}.",
+                                   suffix=TMP_SUFFIX)
         with os.fdopen(fd, "w") as f: f.write(f"{self.me[0]} {self.me[1]}\n")
         try:
             for _ in range(3):
-                try: os.link(tmp, self.path); return self                      # fails if the lock exists
+                try: os.link(tmp, self.path); return self          # fails if the lock exists
                 except FileExistsError: pass
                 self.check_free()
-                self.path.unlink(missing_ok=True)                                  # stale: its process is gone
-            raise RunLocked(f"Could not lock {self.path.parent}: other processes keep taking it; try again.")
+                self.path.unlink(missing_ok=True)                      # stale: its process is gone
+            raise RunLocked(f"Could not lock {self.path.parent}: other processes keep taking it; "
+                            "try again.")
         finally: os.remove(tmp)
 
     def release(self):
@@ -203,19 +224,20 @@ class RunLock:
     def __exit__(self, *exc): self.release()
 
 # %% ../nbs/a0_files.ipynb #5c1e2a07
-ASIDE = ".vts-nb-replaced"                 # the folder, inside a run folder, that holds a run set aside
+ASIDE = ".vts-nb-replaced"             # the folder, in a run folder, that holds a run set aside
 
 def set_aside(folder, names) -> list[str]:
-    "Move the files `names` of `folder` that exist into `folder/.vts-nb-replaced`; returns the names moved."
+    "Move the files `names` of `folder` that exist into `folder/.vts-nb-replaced`; returns them."
     folder, aside = Path(folder), Path(folder) / ASIDE
-    if os.path.lexists(aside): raise FileExistsError(f"{aside} holds a run set aside already; settle it first.")
+    if os.path.lexists(aside):
+        raise FileExistsError(f"{aside} holds a run set aside already; settle it first.")
     moved = [n for n in names if os.path.lexists(folder / n)]
     if moved: aside.mkdir()
     for n in moved: os.replace(folder / n, aside / n)
     return moved
 
 def settle_aside(folder, keep_new: bool) -> list[str]:
-    "Drop the files set aside (`keep_new`) or move them back over the new ones; returns the names it handled."
+    "Drop the files set aside (`keep_new`) or move them back over the new ones; returns names."
     folder, aside = Path(folder), Path(folder) / ASIDE
     if not aside.is_dir(): return []
     names = sorted(p.name for p in aside.iterdir())

@@ -14,14 +14,16 @@ from typing import Callable
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
-from .config import (OBJECTIVES, RunConfig, recipe_config, check_config, check_batch_size, check_data_files,
-                           check_run, check_run_folder, saved_run, read_json, read_split, FILES, EVAL_FILES)
+from .config import (OBJECTIVES, RunConfig, recipe_config, check_config, check_batch_size,
+                           check_data_files, check_run, check_run_folder, saved_run, read_json,
+                           read_split, FILES, EVAL_FILES)
 from .data import RetrievalSplit
 from .datasets import LIST_DATASETS, retrieval_split
 from .model import hash_model
 from .pretrained import check_pretrained
-from .files import (RunLock, atomic_write, write_json, remove_temp_files, load_checkpoint, load_state,
-                          save_weights, load_weights, save_figure, set_aside, settle_aside)
+from .files import (RunLock, atomic_write, write_json, remove_temp_files, load_checkpoint,
+                          load_state, save_weights, load_weights, save_figure, set_aside,
+                          settle_aside)
 from .metrics import mean_average_precision, precision_at_k, pr_curve
 from .losses.dsh import DSHLoss
 from .losses.hashnet import HashNetLoss
@@ -35,37 +37,40 @@ from .training_internals import resolve_precision
 from .vit import set_fused_attention
 
 # %% ../nbs/15_runs.ipynb #b1b1b2a7
-BUILDERS = {"dsh": (DSHLoss, hash_model), "hashnet": (HashNetLoss, hash_model), "greedyhash": (GreedyHashLoss, hash_model),
-            "idhn": (IDHNLoss, hash_model), "csq": (CSQLoss, hash_model), "dpn": (DPNLoss, hash_model),
-            "transhash": (TransHashLoss, transhash_model)}             # objective -> (loss class, model builder)
+BUILDERS = {"dsh": (DSHLoss, hash_model), "hashnet": (HashNetLoss, hash_model),  # (loss, model)
+            "greedyhash": (GreedyHashLoss, hash_model), "idhn": (IDHNLoss, hash_model),
+            "csq": (CSQLoss, hash_model), "dpn": (DPNLoss, hash_model),
+            "transhash": (TransHashLoss, transhash_model)}
 
 # %% ../nbs/15_runs.ipynb #e938dfc6
 def build_model(cfg: RunConfig, pretrained: bool | None = None) -> nn.Module:
-    "The network of `cfg` (`pretrained=False` builds the architecture only, e.g. to load trained weights into)."
+    "The network of `cfg` (`pretrained=False`: the architecture only, to load trained weights)."
     obj, builder = OBJECTIVES[cfg.loss], BUILDERS[cfg.loss][1]
-    kw = {k: v for k, v in cfg.options.items() if k in obj.model_options and v is not None}   # None: the default
+    kw = {k: v for k, v in cfg.options.items() if k in obj.model_options and v is not None}
     if obj.pool: kw["pool"] = cfg.pool or "all"
     pretrained = cfg.pretrained if pretrained is None else pretrained
     if pretrained and cfg.weights is not None: kw["weights"] = cfg.weights
-    model = builder(cfg.backbone, bits=cfg.bits, pretrained=pretrained, img_size=cfg.img_size, in_chans=cfg.in_chans,
-                    norm=cfg.norm, **kw)
+    model = builder(cfg.backbone, bits=cfg.bits, pretrained=pretrained, img_size=cfg.img_size,
+                    in_chans=cfg.in_chans, norm=cfg.norm, **kw)
     set_fused_attention(model, cfg.fused_attention)
     return model
 
 def build_split(cfg: RunConfig, model: nn.Module, indices=None) -> RetrievalSplit:
-    "The retrieval split of `cfg` at the model's input size; `indices` reuse a saved split (seeded datasets)."
+    "The retrieval split of `cfg` at the model's input size; `indices` reuse a saved split."
     kw = dict(img_size=model.img_size, norm=cfg.norm)
     if cfg.dataset in LIST_DATASETS: kw["image_root"] = cfg.image_root
     else: kw.update(in_chans=model.in_chans, seed=cfg.seed, indices=indices)
     return retrieval_split(cfg.dataset, cfg.data_root, **kw)
 
 def build_loss(cfg: RunConfig, split: RetrievalSplit, loss_cls: type | None = None) -> nn.Module:
-    "The objective of `cfg` for `split`'s classes and training-set size (built from `loss_cls` if given)."
+    "The objective of `cfg` for `split`'s classes and training-set size (built from `loss_cls`)."
     loss_cls = loss_cls or BUILDERS[cfg.loss][0]
     takes = inspect.signature(loss_cls.__init__).parameters
     kw = {k: v for k, v in cfg.options.items() if k in takes}
-    try: return loss_cls(cfg.bits, split.num_classes, len(split.train), faithful=cfg.faithful, seed=cfg.seed, **kw)
-    except (TypeError, ValueError) as e: raise ValueError(f"{cfg.loss} with bits={cfg.bits}: {e}") from None
+    try: return loss_cls(cfg.bits, split.num_classes, len(split.train), faithful=cfg.faithful,
+                         seed=cfg.seed, **kw)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{cfg.loss} with bits={cfg.bits}: {e}") from None
 
 # %% ../nbs/15_runs.ipynb #ac9c0a4d
 def build_run(cfg: RunConfig, indices=None) -> tuple[nn.Module, nn.Module, RetrievalSplit]:
@@ -114,50 +119,53 @@ class Run:
 # %% ../nbs/15_runs.ipynb #1cd6d870
 def train_run(cfg: RunConfig, out, fresh: bool = False, device=None, progress: bool = True,
               decode_images: bool = False, log: Callable | None = None) -> Run:
-    "Train `cfg` into the run folder `out`, resuming what is there; refuses a different run in the same folder."
+    "Train `cfg` into run folder `out`, resuming what is there; refuses another run there."
     cfg = check_config(cfg)
-    precision = resolve_precision(cfg.precision, device or default_device())      # fp16 on a CPU: refused here
-    saved, out = check_run_folder(out, cfg, fresh), Path(out)         # ours (or new), free, and the same run
-    split_file = saved_run(out) / FILES["split"]
-    model, loss, split = build_run(cfg, read_split(split_file, cfg) if saved and not fresh and split_file.exists() else None)
+    precision = resolve_precision(cfg.precision, device or default_device())  # fp16 on a CPU: no
+    saved, out = check_run_folder(out, cfg, fresh), Path(out)     # ours (or new), free, this run
+    split_file, ckpt = saved_run(out) / FILES["split"], out / FILES["checkpoint"]
+    indices = read_split(split_file, cfg) if saved and not fresh and split_file.exists() else None
+    model, loss, split = build_run(cfg, indices)
     if decode_images and cfg.dataset in LIST_DATASETS:
         for ds in (split.train, split.query, split.database): ds.check_images(progress)
-    ckpt = out / FILES["checkpoint"]
     with RunLock(out):
         remove_temp_files(out)
-        settle_aside(out, keep_new=ckpt.exists())                       # what a killed --fresh run left
+        settle_aside(out, keep_new=ckpt.exists())                 # what a killed --fresh run left
         if fresh: set_aside(out, [*FILES.values(), *EVAL_FILES])
-        if log: log(f"{'resuming' if ckpt.exists() else 'training'} {cfg.backbone}-{cfg.loss}, {cfg.bits} bits, on "
-                    f"{split.name} (train {len(split.train)}, query {len(split.query)}, database "
-                    f"{len(split.database)}), {precision} -> {out}")
+        if log: log(f"{'resuming' if ckpt.exists() else 'training'} {cfg.backbone}-{cfg.loss}, "
+                    f"{cfg.bits} bits, on {split.name} (train {len(split.train)}, query "
+                    f"{len(split.query)}, database {len(split.database)}), {precision} -> {out}")
         try:
             write_json(out / FILES["config"], asdict(cfg))
-            if split.indices and not (out / FILES["split"]).exists(): atomic_write(out / FILES["split"], split.save_indices)
-            history = fit(model, loss, split, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, ckpt=ckpt,
-                          weight_decay=cfg.weight_decay, device=device, eval_every=cfg.eval_every, seed=cfg.seed,
-                          topk=cfg.topk or split.topk, progress=progress, precision=precision, compile=cfg.compile)
+            if split.indices and not (out / FILES["split"]).exists():
+                atomic_write(out / FILES["split"], split.save_indices)
+            history = fit(model, loss, split, epochs=cfg.epochs, lr=cfg.lr,
+                          batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
+                          device=device, eval_every=cfg.eval_every,
+                          topk=cfg.topk or split.topk, ckpt=ckpt, seed=cfg.seed, progress=progress,
+                          precision=precision, compile=cfg.compile)
         except BaseException:
-            if not ckpt.exists(): settle_aside(out, keep_new=False)         # no new checkpoint: the old run back
+            if not ckpt.exists(): settle_aside(out, keep_new=False)   # no checkpoint: old run back
             raise
         save_weights(model, out / FILES["weights"])
         metrics = run_metrics(model, split, cfg.topk, device, precision) | best_and_last(history)
         write_json(out / FILES["history"], history); write_json(out / FILES["metrics"], metrics)
         fig = plot_history(history, f"{cfg.backbone}-{cfg.loss}, {cfg.bits} bits, {split.name}")
         save_figure(fig, out / FILES["plot"]); plt.close(fig)
-        settle_aside(out, keep_new=True)                                # the new run is complete: the old one goes
+        settle_aside(out, keep_new=True)                          # the new run is complete
     return Run(out, cfg, model.eval(), split, history, metrics)
 
 # %% ../nbs/15_runs.ipynb #9186264c
 def load_run(path, device="cpu", split: bool = True) -> Run:
-    "The run in folder `path`: model (eval mode, on `device`), config, split (if `split`), history and metrics."
+    "The run in folder `path`: model (eval mode, on `device`), config, split, history and metrics."
     path = Path(path)
-    cfg = check_run(path, data=split)                                # a trained run of ours
+    cfg = check_run(path, data=split)                             # a trained run of ours
     model = build_model(cfg, pretrained=False)
-    weights, ckpt, split_file = path / FILES["weights"], path / FILES["checkpoint"], path / FILES["split"]
-    if weights.exists(): load_weights(model, weights)
-    else: load_state(model, load_checkpoint(ckpt)["model"], ckpt)
-    history = read_json(path / FILES["history"], "history") if (path / FILES["history"]).exists() else []
-    metrics = read_json(path / FILES["metrics"], "metrics") if (path / FILES["metrics"]).exists() else None
-    indices = read_split(split_file, cfg) if split_file.exists() else None
+    file = {k: path / FILES[k] for k in ("weights", "checkpoint", "split", "history", "metrics")}
+    if file["weights"].exists(): load_weights(model, file["weights"])
+    else: load_state(model, load_checkpoint(file["checkpoint"])["model"], file["checkpoint"])
+    saved = {k: read_json(file[k], k) if file[k].exists() else None
+             for k in ("history", "metrics")}
+    indices = read_split(file["split"], cfg) if file["split"].exists() else None
     data = build_split(cfg, model, indices) if split else None
-    return Run(path, cfg, model.to(device).eval(), data, history, metrics)
+    return Run(path, cfg, model.to(device).eval(), data, saved["history"] or [], saved["metrics"])
