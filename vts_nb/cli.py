@@ -343,3 +343,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug or not (diverged or isinstance(e, (ValueError, OSError, RunLocked))): raise
         print(f"vts-nb {args.command}: error: {printable(one_line(e))}", file=sys.stderr)
         return 1 if diverged else 2
+
+# %% ../nbs/a6_cli.ipynb #c11a0001
+if __name__ == "__main__": sys.exit(main())       # `python -m vts_nb.cli ...`: the same command

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['BUILDERS', 'build_model', 'build_split', 'build_loss', 'build_run', 'run_metrics', 'best_and_last', 'Run',
-           'train_run', 'load_run']
+           'finish_run', 'start_run', 'train_run', 'load_run']
 
 # %% ../nbs/15_runs.ipynb #a5eb2a33
 import inspect
@@ -44,9 +44,10 @@ BUILDERS = {"dsh": (DSHLoss, hash_model), "hashnet": (HashNetLoss, hash_model), 
 
 # %% ../nbs/15_runs.ipynb #e938dfc6
 def build_model(cfg: RunConfig, pretrained: bool | None = None) -> nn.Module:
-    "The network of `cfg` (`pretrained=False`: the architecture only, to load trained weights)."
+    "The network of `cfg` (`pretrained=False`: the architecture, to load trained weights into)."
     obj, builder = OBJECTIVES[cfg.loss], BUILDERS[cfg.loss][1]
-    kw = {k: v for k, v in cfg.options.items() if k in obj.model_options and v is not None}
+    kw = {k: v for k, v in cfg.options.items()
+          if k in obj.model_options and v is not None}                          # None: the default
     if obj.pool: kw["pool"] = cfg.pool or "all"
     pretrained = cfg.pretrained if pretrained is None else pretrained
     if pretrained and cfg.weights is not None: kw["weights"] = cfg.weights
@@ -55,15 +56,17 @@ def build_model(cfg: RunConfig, pretrained: bool | None = None) -> nn.Module:
     set_fused_attention(model, cfg.fused_attention)
     return model
 
+# %% ../nbs/15_runs.ipynb #e938dfc7
 def build_split(cfg: RunConfig, model: nn.Module, indices=None) -> RetrievalSplit:
-    "The retrieval split of `cfg` at the model's input size; `indices` reuse a saved split."
+    "The retrieval split of `cfg` at the model's input size; `indices`: a saved split."
     kw = dict(img_size=model.img_size, norm=cfg.norm)
     if cfg.dataset in LIST_DATASETS: kw["image_root"] = cfg.image_root
     else: kw.update(in_chans=model.in_chans, seed=cfg.seed, indices=indices)
     return retrieval_split(cfg.dataset, cfg.data_root, **kw)
 
+# %% ../nbs/15_runs.ipynb #e938dfc8
 def build_loss(cfg: RunConfig, split: RetrievalSplit, loss_cls: type | None = None) -> nn.Module:
-    "The objective of `cfg` for `split`'s classes and training-set size (built from `loss_cls`)."
+    "The objective of `cfg` for `split`'s classes and training-set size (of `loss_cls` if given)."
     loss_cls = loss_cls or BUILDERS[cfg.loss][0]
     takes = inspect.signature(loss_cls.__init__).parameters
     kw = {k: v for k, v in cfg.options.items() if k in takes}
@@ -86,16 +89,19 @@ def build_run(cfg: RunConfig, indices=None) -> tuple[nn.Module, nn.Module, Retri
     return model, loss, split
 
 # %% ../nbs/15_runs.ipynb #e056df87
-def run_metrics(model: nn.Module, split: RetrievalSplit, topk: int | None = None, device=None, precision: str = "fp32") -> dict:
-    "mAP@topk, P@k and the precision–recall curve of `model` on `split` (query against database)."
+def run_metrics(model: nn.Module, split: RetrievalSplit, topk: int | None = None, device=None,
+                precision: str = "fp32") -> dict:
+    "mAP@topk, P@k and the precision–recall curves of `model` on `split` (query against database)."
     qB, qL, dB, dL = encode_split(model, split, device=device, precision=precision)
     topk = topk or split.topk
-    ks = [k for k in (10, 100, 1000) if k <= max(10, len(dB) // 10)]      # P@1000 only where it can mean something
-    as_dict = lambda c: dict(cutoffs=[int(x) for x in c.cutoffs], precision=c.precision.tolist(), recall=c.recall.tolist())
+    ks = [k for k in (10, 100, 1000) if k <= max(10, len(dB) // 10)]  # where P@k means something
+    as_dict = lambda c: dict(cutoffs=[int(x) for x in c.cutoffs], precision=c.precision.tolist(),
+                             recall=c.recall.tolist())
+    curves = {f"pr_{by}": as_dict(pr_curve(qB, dB, qL, dL, by=by)) for by in ("topk", "radius")}
     return dict(dataset=split.name, query=len(qB), database=len(dB), bits=qB.shape[1], topk=topk,
                 mAP=mean_average_precision(qB, dB, qL, dL, topk=topk),
-                precision_at={str(k): precision_at_k(qB, dB, qL, dL, k) for k in ks},     # JSON keys are strings
-                **{f"pr_{by}": as_dict(pr_curve(qB, dB, qL, dL, by=by)) for by in ("topk", "radius")})  # 21 top-k cutoffs; radius 0..bits
+                precision_at={str(k): precision_at_k(qB, dB, qL, dL, k) for k in ks},
+                **curves)                                    # 21 top-k cut-offs; radius 0..bits
 
 # %% ../nbs/15_runs.ipynb #7cd82203
 def best_and_last(history: list[dict]) -> dict:
@@ -103,12 +109,13 @@ def best_and_last(history: list[dict]) -> dict:
     ev = [h for h in history if "mAP" in h]
     if not ev: return {}
     best = max(ev, key=lambda h: h["mAP"])
-    return dict(best_mAP=best["mAP"], best_epoch=best["epoch"] + 1, last_mAP=ev[-1]["mAP"], last_epoch=ev[-1]["epoch"] + 1)
+    return dict(best_mAP=best["mAP"], best_epoch=best["epoch"] + 1,
+                last_mAP=ev[-1]["mAP"], last_epoch=ev[-1]["epoch"] + 1)
 
 # %% ../nbs/15_runs.ipynb #6784a6a1
 @dataclass
 class Run:
-    "A trained (or training) run: its folder, configuration, model, split, history and final metrics."
+    "A trained (or training) run: its folder, configuration, model, split, history, final metrics."
     path: Path
     config: RunConfig
     model: nn.Module
@@ -117,42 +124,54 @@ class Run:
     metrics: dict | None = None
 
 # %% ../nbs/15_runs.ipynb #1cd6d870
+def finish_run(cfg: RunConfig, out: Path, model, split, history: list, device, precision) -> dict:
+    "Write what a finished run leaves: weights, history, metrics, training.png; the metrics."
+    save_weights(model, out / FILES["weights"])
+    metrics = run_metrics(model, split, cfg.topk, device, precision) | best_and_last(history)
+    write_json(out / FILES["history"], history); write_json(out / FILES["metrics"], metrics)
+    fig = plot_history(history, f"{cfg.backbone}-{cfg.loss}, {cfg.bits} bits, {split.name}")
+    save_figure(fig, out / FILES["plot"]); plt.close(fig)
+    return metrics
+
+# %% ../nbs/15_runs.ipynb #1cd6d872
+def start_run(cfg: RunConfig, out: Path, split, precision: str, fresh: bool, log: Callable | None):
+    "In the locked folder: clean up after a killed run, set the old run aside if `fresh`, log."
+    resuming = (out / FILES["checkpoint"]).exists()
+    remove_temp_files(out)
+    settle_aside(out, keep_new=resuming)                           # what a killed --fresh run left
+    if fresh: set_aside(out, [*FILES.values(), *EVAL_FILES])      # back if the new run fails early
+    what = "resuming" if resuming and not fresh else "training"
+    if log: log(f"{what} {cfg.backbone}-{cfg.loss}, {cfg.bits} bits, on {split.name} (train "
+                f"{len(split.train)}, query {len(split.query)}, database {len(split.database)}), "
+                f"{precision} -> {out}")
+
+# %% ../nbs/15_runs.ipynb #1cd6d871
 def train_run(cfg: RunConfig, out, fresh: bool = False, device=None, progress: bool = True,
               decode_images: bool = False, log: Callable | None = None) -> Run:
-    "Train `cfg` into run folder `out`, resuming what is there; refuses another run there."
+    "Train `cfg` into the run folder `out`, resuming what is there; refuses another run."
     cfg = check_config(cfg)
-    precision = resolve_precision(cfg.precision, device or default_device())  # fp16 on a CPU: no
-    saved, out = check_run_folder(out, cfg, fresh), Path(out)     # ours (or new), free, this run
+    precision = resolve_precision(cfg.precision, device or default_device())   # fp16 on a CPU: no
+    saved, out = check_run_folder(out, cfg, fresh), Path(out)   # ours (or new), free, the same run
     split_file, ckpt = saved_run(out) / FILES["split"], out / FILES["checkpoint"]
     indices = read_split(split_file, cfg) if saved and not fresh and split_file.exists() else None
     model, loss, split = build_run(cfg, indices)
     if decode_images and cfg.dataset in LIST_DATASETS:
         for ds in (split.train, split.query, split.database): ds.check_images(progress)
-    with RunLock(out):
-        remove_temp_files(out)
-        settle_aside(out, keep_new=ckpt.exists())                 # what a killed --fresh run left
-        if fresh: set_aside(out, [*FILES.values(), *EVAL_FILES])
-        if log: log(f"{'resuming' if ckpt.exists() else 'training'} {cfg.backbone}-{cfg.loss}, "
-                    f"{cfg.bits} bits, on {split.name} (train {len(split.train)}, query "
-                    f"{len(split.query)}, database {len(split.database)}), {precision} -> {out}")
+    with RunLock(out):                                            # appendix a0: one run per folder
+        start_run(cfg, out, split, precision, fresh, log)
         try:
             write_json(out / FILES["config"], asdict(cfg))
             if split.indices and not (out / FILES["split"]).exists():
                 atomic_write(out / FILES["split"], split.save_indices)
-            history = fit(model, loss, split, epochs=cfg.epochs, lr=cfg.lr,
-                          batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
-                          device=device, eval_every=cfg.eval_every,
-                          topk=cfg.topk or split.topk, ckpt=ckpt, seed=cfg.seed, progress=progress,
-                          precision=precision, compile=cfg.compile)
+            history = fit(model, loss, split, epochs=cfg.epochs, lr=cfg.lr, device=device,
+                          batch_size=cfg.batch_size, weight_decay=cfg.weight_decay, ckpt=ckpt,
+                          eval_every=cfg.eval_every, topk=cfg.topk or split.topk, seed=cfg.seed,
+                          progress=progress, precision=precision, compile=cfg.compile)
         except BaseException:
             if not ckpt.exists(): settle_aside(out, keep_new=False)   # no checkpoint: old run back
             raise
-        save_weights(model, out / FILES["weights"])
-        metrics = run_metrics(model, split, cfg.topk, device, precision) | best_and_last(history)
-        write_json(out / FILES["history"], history); write_json(out / FILES["metrics"], metrics)
-        fig = plot_history(history, f"{cfg.backbone}-{cfg.loss}, {cfg.bits} bits, {split.name}")
-        save_figure(fig, out / FILES["plot"]); plt.close(fig)
-        settle_aside(out, keep_new=True)                          # the new run is complete
+        metrics = finish_run(cfg, out, model, split, history, device, precision)
+        settle_aside(out, keep_new=True)                # the new run is complete: the old one goes
     return Run(out, cfg, model.eval(), split, history, metrics)
 
 # %% ../nbs/15_runs.ipynb #9186264c
