@@ -35,7 +35,7 @@ def best_threshold(d_sim: torch.Tensor, d_dis: torch.Tensor, bits: int) -> tuple
 
 # %% ../nbs/17_codes.ipynb #41479bfd
 def code_stats(codes: torch.Tensor, labels: torch.Tensor, u: dict | None = None) -> dict:
-    "The numbers `plot_code_diagnostics` draws: pair distances, best threshold, bit means, bit-bit correlation, |u| of each output in `u`."
+    "What `plot_code_diagnostics` draws: pair distances, best radius, bit means, correlation, |u|."
     codes = torch.as_tensor(codes).float()
     d_sim, d_dis = pair_distances(codes, labels)
     t, acc = best_threshold(d_sim, d_dis, codes.shape[1])
@@ -118,8 +118,9 @@ def attention_rollout(model, x: torch.Tensor) -> torch.Tensor:
     return R[:, 0, 1:].reshape(len(x), *vit.patch_embed.grid_size)  # class token's share per patch
 
 # %% ../nbs/17_codes.ipynb #946b7386
-def show_attention(model, images: torch.Tensor, norm: str | None = "imagenet", title: str = "", fig=None):
-    "Each image above its attention rollout (the class token's share of each patch, one colour bar); drawn in `fig` (a figure or subfigure) if given."
+def show_attention(model, images: torch.Tensor, norm: str | None = "imagenet", title: str = "",
+                   fig=None):
+    "Each image above its rollout (the class token's share per patch); in `fig` (or a subfigure)."
     r = attention_rollout(model, images)                                          # (B, rows, cols)
     fig = fig or plt.figure(figsize=(1.5 * len(images) + 1.2, 3.6), layout="constrained")
     axs = fig.subplots(2, len(images), squeeze=False)
