@@ -147,6 +147,7 @@ def _check_tensor(images: torch.Tensor):
                          f"{images.max():.3g}): divide uint8 pixels by 255 — or pass the uint8 "
                          "tensor — before any normalisation.")
 
+# %% ../nbs/04_hash_model.ipynb #5c1e2c02
 def encode_images(model: nn.Module, images, batch_size: int = 64, device=None,
                   progress: bool = False) -> torch.Tensor:
     "±1 codes `(n, bits)` of image paths / PIL images, or of a tensor `(n, C, H, W)` (see above)."
