@@ -73,10 +73,12 @@ def check_indices(idx, B: int, device, num_train: int | None = None) -> Tensor:
 
 # %% ../../nbs/07_hash_losses.ipynb #a15b28cf
 def check_inputs(u: Tensor, y: Tensor, idx: Tensor | None, bits: int, num_classes: int, pairwise: bool = False,
-                 num_train: int | None = None) -> tuple[Tensor, Tensor | None]:
+                 num_train: int | None = None, values: bool = True
+                ) -> tuple[Tensor, Tensor | None]:
     "Validate the `loss(u, y, idx)` arguments (idx may be None); returns y as u.dtype and idx as long, or raises an error naming the fix."
     B = check_codes(u, bits, pairwise)
     check_labels(y, B, num_classes)
+    if not values: return y.to(u.dtype), (None if idx is None else check_indices(idx, B, u.device))
     if not torch.isfinite(u).all(): raise ValueError("u contains NaN or inf; check the model output and the learning rate.")
     y = y.to(u.dtype)
     if ((y != 0) & (y != 1)).any(): raise ValueError("y must contain only 0 and 1 (one-/multi-hot labels).")
@@ -90,6 +92,11 @@ class MemoryBank(nn.Module):
         self.register_buffer('U', torch.zeros(num_train, bits))          # (N, q) latest codes, zero until seen
         self.register_buffer('Y', torch.zeros(num_train, num_classes))   # (N, C) their labels
         self.register_buffer('seen', torch.zeros(num_train, dtype=torch.bool))  # (N,) written at least once
+        self.full = False                                       # all rows seen: no mask, no sync
+        self.register_load_state_dict_post_hook(MemoryBank.reloaded)
+
+    @staticmethod
+    def reloaded(bank, incompatible_keys): bank.full = False     # `seen` may have changed
 
     @torch.no_grad()
     def update(self, v: Tensor, y: Tensor, idx: Tensor):
@@ -102,8 +109,11 @@ class MemoryBank(nn.Module):
 
     def rows(self, mask_unseen: bool = True) -> tuple[Tensor, Tensor]:
         "The bank to compare against: all N rows, or only the seen ones when `mask_unseen`."
-        if not mask_unseen: return self.U, self.Y  # (N, q), (N, C)
-        return self.U[self.seen], self.Y[self.seen] # (N_seen, q), (N_seen, C)
+        if not mask_unseen or self.full: return self.U, self.Y  # (N, q), (N, C)
+        rows = self.seen.nonzero().squeeze(1)      # a host sync, until every row has been seen
+        self.full = len(rows) == len(self.seen)
+        if self.full: return self.U, self.Y
+        return self.U[rows], self.Y[rows]          # (N_seen, q), (N_seen, C)
 
     def extra_repr(self): return f"num_train={self.U.shape[0]}, bits={self.U.shape[1]}, num_classes={self.Y.shape[1]}"
 
@@ -112,6 +122,7 @@ class HashLoss(nn.Module):
     "Base class for the hashing objectives: `loss(u, y, idx) -> scalar`, built with `(bits, num_classes, num_train, faithful, seed)`."
     pairwise: bool = False      # refuse a batch of one
     has_faithful: bool = True   # `faithful=True` reproduces a reference-code bug; False: refuse faithful=True
+    check_values: bool = True   # also check values (finite, 0/1, in range): a GPU sync each
     def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False, seed: int = 0):
         super().__init__()
         for name, val in (('bits', bits), ('num_classes', num_classes), ('num_train', num_train)):
@@ -126,7 +137,8 @@ class HashLoss(nn.Module):
 @patch
 def check(self: HashLoss, u: Tensor, y: Tensor, idx: Tensor | None):
     "Validate a call; returns (y as u.dtype, idx as long)."
-    return check_inputs(u, y, idx, self.bits, self.num_classes, pairwise=self.pairwise, num_train=self.num_train)
+    return check_inputs(u, y, idx, self.bits, self.num_classes, pairwise=self.pairwise,
+                        num_train=self.num_train, values=self.check_values)
 
 @patch
 def on_epoch_start(self: HashLoss, epoch: int):
