@@ -55,11 +55,6 @@ class ResizeNormalize:
         if tuple(x.shape[-2:]) != self.size: x = resize(x, self.size)              # (B, in_chans, H, W)
         return (x - self.mean.to(x.device)) / self.std.to(x.device)                # on the images' device
 
-    def to(self, device) -> "ResizeNormalize":
-        "A copy whose mean and std live on `device`, where the images are (no copy a batch)."
-        t = copy.copy(self); t.mean, t.std = self.mean.to(device), self.std.to(device)
-        return t
-
     def __repr__(self): return f"ResizeNormalize(img_size={self.img_size}, in_chans={self.in_chans}, norm={self.norm!r})"
 
 # %% ../nbs/03_digits.ipynb #102d111c
@@ -101,7 +96,9 @@ def to(self: TensorImageDataset, device) -> TensorImageDataset:
     if self.images.device == device: return self
     ds = copy.copy(self)
     ds.images, ds.labels = self.images.to(device), self.labels.to(device)
-    if isinstance(ds.transform, ResizeNormalize): ds.transform = ds.transform.to(device)
+    if isinstance(self.transform, ResizeNormalize):                # its mean and std there too
+        ds.transform = t = copy.copy(self.transform)
+        t.mean, t.std = t.mean.to(device), t.std.to(device)
     return ds
 
 # %% ../nbs/03_digits.ipynb #c1a06fdb

@@ -10,17 +10,14 @@ __all__ = ['seed_everything', 'default_device', 'SeededBatches', 'TensorBatches'
 # %% ../nbs/06_training_loop.ipynb #39389f84
 import os, random, time
 import numpy as np, torch, matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from .data import RetrievalSplit, digits_split
 from .model import encode_batches, hash_model
 from .metrics import mean_average_precision
-from .training_internals import (NonFiniteLoss, all_finite, autocast, check_finite,
-                                       check_training_options, encode_batch_size,
-                                       resolve_precision, restore_training, run_identity,
-                                       save_training, state_finite)
+from .training_internals import all_finite, autocast, check_finite, resolve_precision
+import vts_nb.training_internals as internals              # appendix a8: the rest of a run
 
 # %% ../nbs/06_training_loop.ipynb #2caf670e
 def seed_everything(seed: int):
@@ -80,9 +77,7 @@ def forward_loss(model, loss, x, y, idx, precision: str = "fp32", epoch: int = 0
     with autocast(precision, x.device): u = model(x)            # (B, bits), 16-bit under autocast
     u = u.float()                                                # the loss in fp32
     l = loss(u, y, idx)
-    fp16 = " (fp16 overflows above 65,504: train in fp32, or bf16 where the GPU has it)"
-    found = [("model output" + fp16 * (precision == "fp16"), u.isfinite().all()),
-             ("loss", l.isfinite())]
+    found = [("model output", u.isfinite().all()), ("loss", l.isfinite())]
     if checks is None: check_finite(found, epoch, step)
     else: checks += found                                        # read with the gradients'
     return l
@@ -120,9 +115,7 @@ def train_epoch(model, loss, opt, params, batches, epoch: int, device, progress:
     finally:
         if values: loss.check_values = True
     opt.zero_grad(set_to_none=True)                             # the gradients' memory: free
-    if skipped == len(batches): raise NonFiniteLoss(
-        f"The fp16 loss scaler skipped all {skipped} steps of epoch {epoch + 1} (every gradient "
-        "overflowed); train in fp32 (or bf16 where the GPU has it), or lower the learning rate.")
+    internals.check_skipped(skipped, len(batches), epoch)       # fp16: was anything trained?
     s = time.time() - t0
     out = dict(epoch=epoch, loss=total.item() / n, seconds=s, images_per_s=n / s,
                precision=resolve_precision(precision, device))
@@ -137,13 +130,13 @@ def fit(model: nn.Module, loss: nn.Module, split: RetrievalSplit, epochs: int = 
     "Train `model` with `loss` on `split.train`; the history: a dict an epoch (loss, s, mAP)."
     device = torch.device(device or default_device())
     precision = resolve_precision(precision, device)
-    check_training_options(loss, len(split.train), lr, weight_decay, ckpt_every)
+    internals.check_training_options(loss, len(split.train), lr, weight_decay, ckpt_every)
     model.to(device); loss.to(device)
     params = [p for p in [*model.parameters(), *loss.parameters()] if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    identity = run_identity(model, loss, split)
-    start, history = restore_training(ckpt, model, loss, opt, scaler, identity, epochs)  # 0, []
+    identity = internals.run_identity(model, loss, split)
+    start, history = internals.restore_training(ckpt, model, loss, opt, scaler, identity, epochs)
     net = torch.compile(model) if compile else model          # the steps; evaluation runs `model`
     batches = loader(split.train, batch_size, True, seed, device, num_workers)  # on the device
     for epoch in tqdm(range(start, epochs), "epochs", epochs, disable=not progress, initial=start):
@@ -151,11 +144,12 @@ def fit(model: nn.Module, loss: nn.Module, split: RetrievalSplit, epochs: int = 
         batches.batch_sampler.seed = seed + epoch
         history.append(train_epoch(net, loss, opt, params, batches, epoch, device, progress,
                                    precision, scaler))
-        check_finite([("weights or optimizer state", state_finite(model, loss, opt))], epoch)
+        state = internals.state_finite(model, loss, opt)          # before it is evaluated or saved
+        check_finite([("weights or Adam's state", state)], epoch)
         if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
             history[-1]["mAP"] = evaluate(model, split, topk, device=device, precision=precision)
         if ckpt is not None and ((epoch + 1) % ckpt_every == 0 or epoch + 1 == epochs):
-            save_training(ckpt, model, loss, opt, scaler, epoch, history, identity)
+            internals.save_training(ckpt, model, loss, opt, scaler, epoch, history, identity)
     return history
 
 # %% ../nbs/06_training_loop.ipynb #fad9ba49
@@ -163,23 +157,22 @@ def encode_dataset(model: nn.Module, ds, batch_size: int | None = None, device=N
                    progress: bool = False, precision: str = "fp32"):
     "±1 codes `(n, bits)` and labels `(n, C)` of every item of `ds`, in order, under `precision`."
     device = torch.device(device or default_device())
-    batch_size = batch_size or encode_batch_size(model, ds, device, precision)  # GPU: by memory
-    batches, labels = loader(ds, batch_size, device=device), []
+    size = batch_size or internals.encode_batch_size(model, ds, device, precision)  # GPU: memory
+    batches, labels = loader(ds, size, device=device), []
     def images():
         for x, y, _ in batches: labels.append(y.cpu()); yield x
     with autocast(precision, device):
-        codes = encode_batches(model, images(), device, progress, total=len(batches))
-    return codes, torch.cat(labels)
+        return encode_batches(model, images(), device, progress, len(batches)), torch.cat(labels)
 
 # %% ../nbs/06_training_loop.ipynb #634cb7a8
 def encode_split(model: nn.Module, split: RetrievalSplit, batch_size: int | None = None,
                  device=None, precision: str = "fp32") -> tuple:
     "Codes and labels `(qB, qL, dB, dL)` of the queries and the database; the RNG untouched."
     device = torch.device(device or default_device())
-    batch_size = batch_size or encode_batch_size(model, split.query, device, precision)
+    size = batch_size or internals.encode_batch_size(model, split.query, device, precision)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        qB, qL = encode_dataset(model, split.query, batch_size, device, precision=precision)
-        dB, dL = encode_dataset(model, split.database, batch_size, device, precision=precision)
+        qB, qL = encode_dataset(model, split.query, size, device, precision=precision)
+        dB, dL = encode_dataset(model, split.database, size, device, precision=precision)
     return qB, qL, dB, dL
 
 def evaluate(model: nn.Module, split: RetrievalSplit, topk: int | None = None,
@@ -199,7 +192,7 @@ def plot_history(history: list[dict], title: str = "", chance: float | None = No
     if chance is not None: a2.axhline(chance, ls="--", c="gray", label="chance")
     a2.set(xlabel="epoch", ylabel="mAP", ylim=(0, 1), title="mAP of the queries")
     a2.legend(loc="lower right")
-    for ax in (a1, a2): ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # whole epochs
+    for ax in (a1, a2): ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole epochs
     fig.suptitle(title); fig.tight_layout()
     return fig
 
@@ -211,15 +204,13 @@ def add_history(fig, history: list[dict], label: str, style: str = "s--", loc: s
     fig.axes[1].legend(loc=loc, fontsize=8)
 
 # %% ../nbs/06_training_loop.ipynb #488f0285
-def train_digits(loss_cls: type, bits: int = 16, lr: float = 1e-3, epochs: int = 10,
-                 eval_every: int | None = 5, seed: int = 0, backbone: str = "vit_tiny",
-                 faithful: bool = False, **options):
+def train_digits(loss_cls: type, bits: int = 16, lr: float = 1e-3, epochs: int = 10, eval_every=5,
+                 seed: int = 0, backbone: str = "vit_tiny", faithful: bool = False, **options):
     "Train a tiny hash model on digits with a loss class (a lesson's): (model, split, history)."
     seed_everything(seed)
     model = hash_model(backbone, bits=bits)
     split = digits_split(img_size=model.img_size, in_chans=model.in_chans, seed=seed)
     loss = loss_cls(bits, split.num_classes, len(split.train), faithful=faithful, seed=seed,
                     **options)
-    history = fit(model, loss, split, epochs=epochs, lr=lr, eval_every=eval_every, seed=seed,
-                  progress=False)
-    return model, split, history
+    return model, split, fit(model, loss, split, epochs=epochs, lr=lr, eval_every=eval_every,
+                             seed=seed, progress=False)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PRECISIONS', 'DTYPES', 'FLOAT32_MAX', 'resolve_precision', 'autocast', 'rng_state', 'set_rng_state', 'run_identity',
            'save_training', 'check_training_state', 'restore_training', 'NonFiniteLoss', 'all_finite', 'check_finite',
-           'state_finite', 'check_training_options', 'batch_for_memory', 'encode_batch_size']
+           'check_skipped', 'state_finite', 'check_training_options', 'batch_for_memory', 'encode_batch_size']
 
 # %% ../nbs/a8_training_internals.ipynb #aeaf63a6
 import math
@@ -118,8 +118,15 @@ def check_finite(checks: list, epoch: int, step: int | None = None):
                     if step is not None else (f"in epoch {epoch + 1}", "using or saving them"))
     raise NonFiniteLoss(f"The {what} became NaN or inf {when}; training stopped before "
                         f"{before}, so the last checkpoint written (if any) holds no NaN and is "
-                        "kept. Lower the learning rate (or the weight decay) and train again "
-                        "(vts-nb train: --lr with --fresh, or another --out).")
+                        "kept. Lower the learning rate (or the weight decay; in fp16, values "
+                        "above 65,504 overflow: use fp32, or bf16 where the GPU has it) and train "
+                        "again (vts-nb train: --lr with --fresh, or another --out).")
+
+def check_skipped(skipped: int, steps: int, epoch: int):
+    "`NonFiniteLoss` if the fp16 loss scaler skipped all `steps` of an epoch: it trained nothing."
+    if steps and skipped == steps: raise NonFiniteLoss(
+        f"The fp16 loss scaler skipped all {steps} steps of epoch {epoch + 1} (every gradient "
+        "overflowed); train in fp32 (or bf16 where the GPU has it), or lower the learning rate.")
 
 def state_finite(model, loss, opt) -> torch.Tensor:
     "A boolean tensor: weights, buffers and optimizer state (a checkpoint's tensors) are finite."

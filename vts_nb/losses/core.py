@@ -73,8 +73,7 @@ def check_indices(idx, B: int, device, num_train: int | None = None) -> Tensor:
 
 # %% ../../nbs/07_hash_losses.ipynb #a15b28cf
 def check_inputs(u: Tensor, y: Tensor, idx: Tensor | None, bits: int, num_classes: int, pairwise: bool = False,
-                 num_train: int | None = None, values: bool = True
-                ) -> tuple[Tensor, Tensor | None]:
+                 num_train: int | None = None, values=True) -> tuple[Tensor, Tensor | None]:
     "Validate the `loss(u, y, idx)` arguments (idx may be None); returns y as u.dtype and idx as long, or raises an error naming the fix."
     B = check_codes(u, bits, pairwise)
     check_labels(y, B, num_classes)
