@@ -18,8 +18,9 @@ from torchvision.datasets import CIFAR10
 from PIL import Image
 from tqdm.auto import tqdm
 from .patch import image_hw
-from .data import (RetrievalSplit, TensorImageDataset, ResizeNormalize, class_split, norm_stats, check_indices,
-                         saved_seed, digits_split)
+from .data import (RetrievalSplit, TensorImageDataset, ResizeNormalize, class_split, norm_stats,
+                         digits_split)
+from .split_files import check_indices, saved_seed
 
 # %% ../nbs/a2_datasets.ipynb #7dd8555f
 CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch", "batches.meta")

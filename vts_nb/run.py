@@ -16,7 +16,8 @@ from typing import Callable
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
-from .data import NORMS, load_indices, RetrievalSplit
+from .data import NORMS, RetrievalSplit
+from .split_files import load_indices
 from .datasets import SPLITS, LIST_DATASETS, retrieval_split
 from .model import hash_model
 from .pretrained import VIT_PRESETS, CNN_FEATURES, check_pretrained
