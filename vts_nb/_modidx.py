@@ -67,6 +67,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'vts_nb.data.ResizeNormalize.__call__': ('digits.html#resizenormalize.__call__', 'vts_nb/data.py'),
                              'vts_nb.data.ResizeNormalize.__init__': ('digits.html#resizenormalize.__init__', 'vts_nb/data.py'),
                              'vts_nb.data.ResizeNormalize.__repr__': ('digits.html#resizenormalize.__repr__', 'vts_nb/data.py'),
+                             'vts_nb.data.ResizeNormalize.to': ('digits.html#resizenormalize.to', 'vts_nb/data.py'),
                              'vts_nb.data.RetrievalSplit': ('digits.html#retrievalsplit', 'vts_nb/data.py'),
                              'vts_nb.data.RetrievalSplit.__repr__': ('digits.html#retrievalsplit.__repr__', 'vts_nb/data.py'),
                              'vts_nb.data.RetrievalSplit.save_indices': ('digits.html#retrievalsplit.save_indices', 'vts_nb/data.py'),

@@ -58,6 +58,11 @@ class ResizeNormalize:
         if tuple(x.shape[-2:]) != self.size: x = resize(x, self.size)         # (B, in_chans, H, W)
         return (x - self.mean.to(x.device)) / self.std.to(x.device)         # on the images' device
 
+    def to(self, device) -> "ResizeNormalize":
+        "A copy whose mean and std are on `device`, where the images are: no copy a batch."
+        t = copy.copy(self); t.mean, t.std = self.mean.to(device), self.std.to(device)
+        return t
+
     def __repr__(self):
         return (f"ResizeNormalize(img_size={self.img_size}, in_chans={self.in_chans}, "
                 f"norm={self.norm!r})")
@@ -107,11 +112,8 @@ def to(self: TensorImageDataset, device) -> TensorImageDataset:
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", torch.cuda.current_device())
     if self.images.device == device: return self
-    ds = copy.copy(self)
-    ds.images, ds.labels = self.images.to(device), self.labels.to(device)
-    if isinstance(self.transform, ResizeNormalize):                # its mean and std there too
-        ds.transform = t = copy.copy(self.transform)
-        t.mean, t.std = t.mean.to(device), t.std.to(device)
+    ds = copy.copy(self); ds.images, ds.labels = self.images.to(device), self.labels.to(device)
+    if isinstance(self.transform, ResizeNormalize): ds.transform = self.transform.to(device)
     return ds
 
 # %% ../nbs/03_digits.ipynb #c1a06fdb

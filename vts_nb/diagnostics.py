@@ -52,8 +52,7 @@ def plot_code_diagnostics(codes: torch.Tensor, labels: torch.Tensor, u: dict | N
     import seaborn as sns
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
-    codes = torch.as_tensor(codes).detach().float().cpu()         # from any device
-    labels = torch.as_tensor(labels).cpu()
+    codes, labels = codes.detach().float().cpu(), labels.cpu()    # from any device
     s, bits = code_stats(codes, labels, u), codes.shape[1]
     fig, axs = plt.subplots(2, 3, figsize=(10, 5.4))
     ax = axs[0, 0]; bins = np.arange(bits + 2) - 0.5
