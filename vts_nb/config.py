@@ -141,7 +141,8 @@ class RunConfig:
 
 # %% ../nbs/a11_config.ipynb #bf6b38c9
 RECIPES = {"short": dict(epochs=20, lr=None, batch_size=32, weight_decay=0., eval_every=5),
-           "vts": dict(epochs=150, lr=1e-5, batch_size=32, weight_decay=0., eval_every=30)}
+           "vts": dict(epochs=150, lr=1e-5, batch_size=32, weight_decay=0., eval_every=30),
+           "class": dict(epochs=5, lr=1e-5, batch_size=32, weight_decay=0., eval_every=None)}
 
 def recipe_config(recipe: str = "short", **fields) -> RunConfig:
     "A `RunConfig` with the training settings of `recipe` (in `RECIPES`), then `fields` on top."
