@@ -98,7 +98,7 @@ def read_image(path, in_chans: int = 3) -> torch.Tensor:
     "Decode an image file (or PIL image) completely into upright `uint8` `(in_chans, H, W)`."
     if in_chans not in (1, 3): raise ValueError(f"in_chans must be 1 or 3, got {in_chans}.")
     name = "a PIL image" if isinstance(path, Image.Image) else printable(path)
-    if not isinstance(path, Image.Image) and (kind := special_kind(path)):      # a FIFO: no hang
+    if isinstance(path, (str, os.PathLike)) and (kind := special_kind(path)):   # a FIFO: no hang
         raise ValueError(f"Cannot read image {name}: it is {kind}, not a regular file.")
     try: img = _decoded(path)                                        # decodes every pixel
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
