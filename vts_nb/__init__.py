@@ -11,7 +11,7 @@ import difflib, importlib
 __version__ = "0.0.1"
 
 _API = {                                                 # name -> the module (under vts_nb) that defines it
-    'RunConfig': 'run', 'recipe_config': 'run', 'train_run': 'run', 'load_run': 'run', 'Run': 'run',
+    'RunConfig': 'config', 'recipe_config': 'config', 'train_run': 'run', 'load_run': 'run', 'Run': 'run',
     'run_metrics': 'run',
     'hash_model': 'model', 'encode_images': 'model', 'encode': 'model',
     'encode_split': 'train', 'encode_dataset': 'train',

@@ -13,9 +13,9 @@ import torch
 from fastcore.basics import patch
 from numba import njit
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
-from .files import atomic_write
+from .files import atomic_write, check_input_file
 from .metrics import (as_codes, as_words, distance_dtype, int_at_least, map_chunks, pack_bits, pair_distance,
                             popcount, prepare_codes, query_chunks, rank_keys, thread_chunks)
 
@@ -232,7 +232,7 @@ def save(self: HammingIndex, path):
     if self.backend == 'ivf':
         tensors['ivf'] = torch.from_numpy(_faiss('ivf').serialize_index_binary(self._ivf_index()))
         header['ivf'] = json.dumps({'nlist': self.nlist, 'nprobe': self.nprobe})
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=header))
+    atomic_write(path, save(tensors, metadata=header))                  # bytes: a full disk is an OSError
 
 def _read_header(header, packed, path):
     "Code length, names and meta from a HammingIndex file's header, checked against its packed codes; else a ValueError."
@@ -244,6 +244,8 @@ def _read_header(header, packed, path):
                          f"not {-(-bits // 8)} packed uint8 bytes per code; {fix}.")
     try: names, meta = json.loads(header.get('names', 'null')), json.loads(header.get('meta', '{}'))
     except json.JSONDecodeError as e: raise ValueError(f"{path} has unreadable names or meta in its header ({e}); {fix}.") from e
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} has a meta that is not a JSON object ({type(meta).__name__}); {fix}.")
     if names is not None and (not isinstance(names, list) or len(names) != len(packed)):
         raise ValueError(f"{path} holds {len(packed)} codes but {len(names) if isinstance(names, list) else 'no list of'} names; {fix}.")
     return bits, names, meta
@@ -251,6 +253,7 @@ def _read_header(header, packed, path):
 @patch(cls_method=True)
 def load(cls: HammingIndex, path, backend='exact', device='cpu'):
     "A `HammingIndex` (codes, names, meta) from a file written by `HammingIndex.save`, on `device`; a ValueError says what is wrong."
+    check_input_file(path, "index")                             # a FIFO would hang the reader
     try:
         with safe_open(str(path), framework='pt') as f:
             header = f.metadata() or {}
