@@ -10,24 +10,27 @@ import difflib, importlib
 
 __version__ = "0.0.1"
 
-_API = {                                                 # name -> the module (under vts_nb) that defines it
-    'RunConfig': 'config', 'recipe_config': 'config', 'train_run': 'run', 'load_run': 'run', 'Run': 'run',
-    'run_metrics': 'run',
+_API = {                                       # name -> the module (under vts_nb) that defines it
+    'RunConfig': 'config', 'recipe_config': 'config',
+    'train_run': 'run', 'load_run': 'run', 'Run': 'run', 'run_metrics': 'run',
     'hash_model': 'model', 'encode_images': 'model', 'encode': 'model',
     'encode_split': 'train', 'encode_dataset': 'train',
     'HammingIndex': 'search',
-    'mean_average_precision': 'metrics', 'average_precision': 'metrics', 'precision_recall': 'metrics',
-    'precision_at_k': 'metrics', 'pr_curve': 'metrics', 'hamming_distance': 'metrics',
-    'DSHLoss': 'losses.dsh', 'HashNetLoss': 'losses.hashnet', 'GreedyHashLoss': 'losses.greedyhash',
-    'IDHNLoss': 'losses.idhn', 'CSQLoss': 'losses.csq', 'DPNLoss': 'losses.dpn', 'TransHashLoss': 'transhash',
+    'mean_average_precision': 'metrics', 'average_precision': 'metrics',
+    'precision_recall': 'metrics', 'precision_at_k': 'metrics', 'pr_curve': 'metrics',
+    'hamming_distance': 'metrics',
+    'DSHLoss': 'losses.dsh', 'HashNetLoss': 'losses.hashnet', 'IDHNLoss': 'losses.idhn',
+    'GreedyHashLoss': 'losses.greedyhash', 'CSQLoss': 'losses.csq', 'DPNLoss': 'losses.dpn',
+    'TransHashLoss': 'transhash',
 }
-__all__ = sorted(_API)                                   # (nbdev's `__all__` above lists this file's own names: none)
+__all__ = sorted(_API)                         # (nbdev's `__all__` above: this file's own names, none)
 
 def __getattr__(name):
-    "Import the module that defines `name` on first use (PEP 562) and keep the object in the package."
+    "Import the module that defines `name` on first use (PEP 562); keep the object in the package."
     if name not in _API:
         close = difflib.get_close_matches(name, _API, n=1)
-        raise AttributeError(f"module 'vts_nb' has no attribute {name!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise AttributeError(f"module 'vts_nb' has no attribute {name!r}{hint}")
     value = globals()[name] = getattr(importlib.import_module(f"vts_nb.{_API[name]}"), name)
     return value
 

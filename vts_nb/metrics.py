@@ -21,7 +21,8 @@ from numba.extending import intrinsic
 from .data import shares_label
 
 if not hasattr(np, 'bitwise_count'):
-    raise ImportError(f"vts_nb.metrics needs numpy >= 2.0 (np.bitwise_count); found {np.__version__}: pip install -U 'numpy>=2'")
+    raise ImportError(f"vts_nb.metrics needs numpy >= 2.0 (np.bitwise_count); found "
+                      f"{np.__version__}: pip install -U 'numpy>=2'")
 
 # %% ../nbs/a3_fast_eval.ipynb #d8267ce2
 def synthetic_codes(n_query, n_db, bits, num_classes=10, flip=0.2, seed=0):
@@ -88,23 +89,24 @@ def _check(qB, dB, qL=None, dL=None):
 
 # %% ../nbs/a3_fast_eval.ipynb #ab8714a7
 def pack_bits(X):
-    "Rows of a ±1 (or 0/1) matrix (n, q) packed 8 per byte: uint8 (n, ceil(q/8)), bit set where X > 0."
+    "Rows of a ±1 (or 0/1) matrix (n, q), 8 per byte: uint8 (n, ceil(q/8)), bit set where X > 0"
     return np.packbits(_np(torch.as_tensor(X).detach().cpu()) > 0, axis=1)
 
 def as_words(packed, w=None):
-    "Packed bytes (n, nbytes) viewed as unsigned words (n, W) of `w` bytes (default: 1, 2, 4 or 8, the smallest that fits), zero-padded."
+    "Packed bytes (n, nbytes) as unsigned words (n, W) of `w` bytes (default: smallest that fits)"
     w = w or min(8, 1 << (packed.shape[1] - 1).bit_length())
     pad = -packed.shape[1] % w
     if pad: packed = np.pad(packed, ((0, 0), (0, pad)))
     return np.ascontiguousarray(packed).view(f'u{w}')
 
 def distance_dtype(bits):
-    "The smallest unsigned dtype that holds every Hamming distance 0..`bits`: uint8, uint16 or uint32."
+    "The smallest unsigned dtype that holds all Hamming distances 0..`bits`: uint8/16/32"
     return np.dtype(np.uint8 if bits <= 255 else np.uint16 if bits <= 65535 else np.uint32)
 
 def _popcount_distance(qw, dw):
     "(c, W), (N, W) code words -> (c, N) Hamming distances in `distance_dtype` of the code length"
-    D = np.bitwise_count(qw[:, None, 0] ^ dw[None, :, 0]).astype(distance_dtype(qw.dtype.itemsize * 8 * qw.shape[1]))
+    D = np.bitwise_count(qw[:, None, 0] ^ dw[None, :, 0])
+    D = D.astype(distance_dtype(qw.dtype.itemsize * 8 * qw.shape[1]))
     for w in range(1, qw.shape[1]): D += np.bitwise_count(qw[:, None, w] ^ dw[None, :, w])
     return D
 
@@ -114,16 +116,16 @@ def _xp(a):
     return torch if isinstance(a, torch.Tensor) else np
 
 def prepare_codes(X):
-    "A validated ±1 code (or 0/1 label) tensor in the form `pair_distance` takes: float tensor on GPU, packed numpy words on CPU."
+    "A validated ±1 code (or 0/1 label) tensor for `pair_distance`: float on GPU, words on CPU."
     return X.float() if X.is_cuda else as_words(pack_bits(X))
 
 def pair_distance(qc, dc):
-    "(c, ·), (N, ·) codes from `prepare_codes` -> (c, N) Hamming distances (numpy uint8/16 on CPU, int32 tensor on GPU)"
+    "(c, ·), (N, ·) codes from `prepare_codes` -> (c, N) distances (numpy on CPU, int32 on GPU)"
     if isinstance(qc, torch.Tensor): return ((qc.shape[1] - qc @ dc.T) / 2).round().to(torch.int32)
     return _popcount_distance(qc, dc)
 
 def hamming_distance(qB, dB):
-    "Hamming distances (Q, N) int32 tensor between ±1 codes `qB` (Q, q) and `dB` (N, q), on `qB`'s device."
+    "Hamming distances (Q, N) int32 of ±1 codes `qB` (Q, q) and `dB` (N, q), on `qB`'s device."
     qB, dB = _check(qB, dB)
     return torch.as_tensor(pair_distance(prepare_codes(qB), prepare_codes(dB))).to(torch.int32)
 
@@ -225,85 +227,89 @@ def _ap_by_sorting(qB, dB, qL, dL, K, ties, chunk=None):
 # %% ../nbs/a3_fast_eval.ipynb #bcba38ff
 @intrinsic
 def popcount(typingctx, x):
-    "Set bits of an unsigned integer inside numba code: LLVM's ctpop (POPCNT; vectorised inside loops)."
+    "Set bits of an unsigned integer in numba code: LLVM's ctpop (POPCNT; vectorised in loops)."
     def codegen(context, builder, sig, args): return builder.ctpop(args[0])
     return x(x), codegen
 
 @intrinsic
 def lowest_bit(typingctx, x):
-    "Position of the lowest set bit of a non-zero unsigned integer inside numba code: LLVM's cttz."
-    def codegen(context, builder, sig, args): return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+    "Position of the lowest set bit of a non-zero unsigned integer in numba code: LLVM's cttz."
+    def codegen(context, builder, sig, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
     return x(x), codegen
 
 @njit(nogil=True, cache=True)
 def _ap_counting(qw, dwT, labels, bitmaps, bits, K, dist):
-    "(c, W), (W, N) code words, (c, L) query labels (-1 padded), (C, N/64) label bitmaps -> (c,) AP@K, ties by index"
+    "(c, W), (W, N) code words, (c, L) query labels, (C, N/64) label bitmaps -> (c,) AP@K"
     W, N = dwT.shape
-    B, half = bits + 1, N // 2                    # items [0, half) and [half, N): two independent counter sets
-    pos = np.empty(N, np.int32)                   # items before j at j's distance, in j's half
+    B, half = bits + 1, N // 2                  # items [0, half), [half, N): two sets of counters
+    pos = np.empty(N, np.int32)                 # items before j at j's distance, in j's half
     cnt = np.empty((2, B), np.int64)
     closer, rel_cnt, inv = np.empty(B, np.int64), np.empty(B, np.int64), np.empty(B)
     rel = np.empty(bitmaps.shape[1], np.uint64)
     ap = np.zeros(qw.shape[0])
     for i in range(qw.shape[0]):
         rel[:] = 0
-        for c in labels[i]:                                      # relevant: shares a label with the query
+        for c in labels[i]:                                    # relevant: a label in common
             if c >= 0: rel |= bitmaps[c]
-        for j in range(N): dist[j] = popcount(qw[i, 0] ^ dwT[0, j])        # 1. distances, vectorised
+        for j in range(N): dist[j] = popcount(qw[i, 0] ^ dwT[0, j])      # 1. distances
         for w in range(1, W):
             for j in range(N): dist[j] += popcount(qw[i, w] ^ dwT[w, j])
         cnt[:] = 0
-        for j in range(half):                                    # 2. the counting pass, in index order
+        for j in range(half):                                  # 2. counting, in index order
             a = dist[j]; pos[j] = cnt[0, a]; cnt[0, a] += 1
             a = dist[half + j]; pos[half + j] = cnt[1, a]; cnt[1, a] += 1
         if N % 2: a = dist[N - 1]; pos[N - 1] = cnt[1, a]; cnt[1, a] += 1
         n_lt = 0
-        for d in range(B):                                       # items in closer groups
+        for d in range(B):                                     # items in closer groups
             closer[d] = n_lt
             n_lt += cnt[0, d] + cnt[1, d]
         rel_cnt[:] = 0; inv[:] = 0.0
         total, R = 0.0, 0
-        for b in range(rel.shape[0]):                            # 3. the relevant items, in index order
+        for b in range(rel.shape[0]):                          # 3. relevant items, index order
             m = rel[b]
             while m:
                 j = b * 64 + np.int64(lowest_bit(m)); m &= m - np.uint64(1)
                 d = dist[j]
-                p = closer[d] + pos[j] + 1 + (cnt[0, d] if j >= half else 0)        # rank p_j
-                r = rel_cnt[d]; rel_cnt[d] = r + 1               # relevant items before j at distance d_j
+                p = closer[d] + pos[j] + 1 + (cnt[0, d] if j >= half else 0)      # rank p_j
+                r = rel_cnt[d]; rel_cnt[d] = r + 1             # relevant before j at d_j
                 if p <= K:
                     ip = 1.0 / p
                     inv[d] += ip; total += (r + 1) * ip; R += 1
         m_lt = 0
-        for d in range(B):                                       # r_j = R_<d + r + 1: add the R_<d part
+        for d in range(B):                                     # r_j = R_<d + r + 1: the R_<d part
             total += m_lt * inv[d]; m_lt += rel_cnt[d]
         ap[i] = total / R if R > 0 else 0.0
     return ap
 
 # %% ../nbs/a3_fast_eval.ipynb #fb9f695e
 def label_bitmaps(L):
-    "Label matrix (N, C) of 0/1 -> (C, ceil(N/64)) uint64: bit j of row c set where item j has label c."
-    return as_words(np.packbits(_np(torch.as_tensor(L).detach().cpu()).T > 0, axis=1, bitorder='little'), 8)
+    "Labels (N, C) of 0/1 -> (C, ceil(N/64)) uint64: bit j of row c set where item j has label c."
+    X = _np(torch.as_tensor(L).detach().cpu()).T > 0
+    return as_words(np.packbits(X, axis=1, bitorder='little'), 8)
 
 def label_lists(L):
-    "Label matrix (n, C) of 0/1 -> (n, most labels of a row) int64: each row's labels, padded with -1."
+    "Labels (n, C) of 0/1 -> (n, most labels of a row) int64: each row's labels, padded with -1."
     X = _np(torch.as_tensor(L).detach().cpu()) > 0
     n = X.sum(1)
     out = np.full((len(X), max(1, n.max())), -1, np.int64)
-    rows, cols = np.nonzero(X)                                            # row-major: rows ascending
+    rows, cols = np.nonzero(X)                                       # row-major: rows ascending
     out[rows, np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)] = cols
     return out
 
 def thread_chunks(n, chunk=None):
-    "Slices of `n` queries for `map_chunks`: `chunk` queries each, or four chunks per thread (kernels whose memory does not grow with the chunk)."
+    "Slices of `n` queries for `map_chunks`: `chunk` queries each, or four chunks per thread."
     chunk = chunk or max(1, -(-n // (4 * torch.get_num_threads())))
     return [slice(i, i + chunk) for i in range(0, n, chunk)]
 
 def _ap_by_counting(qB, dB, qL, dL, K, chunk=None):
-    "Per-query AP@K (Q,) float64 with ties by database index, by the counting pass (CPU, compiled)."
+    "Per-query AP@K (Q,) float64 with ties by database index: the counting pass (CPU, compiled)."
     qB, dB, qL, dL = _check(qB, dB, qL, dL)
-    bits, qw = qB.shape[1], prepare_codes(qB)
-    dwT, labels, bitmaps = np.ascontiguousarray(prepare_codes(dB).T), label_lists(qL), label_bitmaps(dL)
-    work = lambda s: _ap_counting(qw[s], dwT, labels[s], bitmaps, bits, K, np.empty(len(dB), distance_dtype(bits)))
+    bits, qw, labels, bitmaps = qB.shape[1], prepare_codes(qB), label_lists(qL), label_bitmaps(dL)
+    dwT = np.ascontiguousarray(prepare_codes(dB).T)                   # (W, N): items side by side
+    def work(s):
+        dist = np.empty(len(dB), distance_dtype(bits))
+        return _ap_counting(qw[s], dwT, labels[s], bitmaps, bits, K, dist)
     return torch.from_numpy(np.concatenate(map_chunks(work, thread_chunks(len(qB), chunk), False)))
 
 # %% ../nbs/a3_fast_eval.ipynb #9a44ecc3
@@ -381,30 +387,33 @@ def _hits_at(S, shift, cum, bits, ks, ties):
 PR = namedtuple('PR', 'precision recall')
 
 def precision_recall(qB, dB, qL, dL, k=100, ties='index', chunk=None, faithful=False):
-    "Mean precision and recall over the first `k` ranked items, `PR(precision, recall)`; `k` > N retrieves the database."
+    "Mean precision and recall over the first `k` ranked items: `PR(precision, recall)`."
     c = pr_curve(qB, dB, qL, dL, 'topk', (k,), ties, chunk, faithful)
     return PR(c.precision[0].item(), c.recall[0].item())
 
 def precision_at_k(qB, dB, qL, dL, k=1000, ties='index', chunk=None, faithful=False):
-    "Mean precision over the first `k` ranked items: relevant among them / min(k, N) (`faithful=True`: / k)."
+    "Mean precision of the first `k` ranked items: relevant / min(k, N) (`faithful=True`: / k)."
     return precision_recall(qB, dB, qL, dL, k, ties, chunk, faithful).precision
 
 def pr_curve(qB, dB, qL, dL, by='topk', cutoffs=None, ties='index', chunk=None, faithful=False):
-    "Mean precision and recall at top-k `cutoffs` (default `PR_CUTOFFS`) or at Hamming radii (`by='radius'`, default 0..bits)."
+    "Mean precision and recall at top-k `cutoffs` (`PR_CUTOFFS`) or Hamming radii (`by='radius'`)"
     bits = torch.as_tensor(qB).shape[-1]
-    if by not in ('topk', 'radius'): raise ValueError(f"by must be 'topk' or 'radius'; got {by!r}.")
+    if by not in ('topk', 'radius'):
+        raise ValueError(f"by must be 'topk' or 'radius'; got {by!r}.")
     low, name = (1, 'a top-k cutoff') if by == 'topk' else (0, 'a radius')
-    cutoffs = tuple(int_at_least(c, low, name) for c in cutoffs or (PR_CUTOFFS if by == 'topk' else range(bits + 1)))
+    default = PR_CUTOFFS if by == 'topk' else range(bits + 1)
+    cutoffs = tuple(int_at_least(c, low, name) for c in cutoffs or default)
     def reduce(S, shift, hit, cum, bits):
-        total = torch.as_tensor(cum[:, -1:]).double()                     # all relevant items per query
+        total = torch.as_tensor(cum[:, -1:]).double()              # all relevant items per query
         if by == 'topk':
             h = _hits_at(S, shift, cum, bits, cutoffs, ties)
-            n = torch.tensor([c if faithful else min(c, S.shape[1]) for c in cutoffs])   # items retrieved
+            n = torch.tensor([c if faithful else min(c, S.shape[1]) for c in cutoffs])
         else:
             Nle, Rle = _bucket_counts(S, shift, cum, bits)
             idx = [min(c, bits) for c in cutoffs]
             h, n = Rle[:, idx].double(), Nle[:, idx]
         n = n.to(h.device)
-        return torch.stack([torch.where(n > 0, h / n.clamp(min=1), 0.0), torch.where(total > 0, h / total.clamp(min=1), 0.0)])
+        return torch.stack([torch.where(n > 0, h / n.clamp(min=1), 0.0),
+                            torch.where(total > 0, h / total.clamp(min=1), 0.0)])
     P, R = torch.cat(_rankings(qB, dB, qL, dL, ties, chunk, reduce), 1).mean(1).cpu().numpy()
     return PRCurve(np.array(cutoffs), P, R)

@@ -16,41 +16,43 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
 from .files import atomic_write, check_input_file
-from .metrics import (as_codes, as_words, distance_dtype, int_at_least, map_chunks, pack_bits, pair_distance,
-                            popcount, prepare_codes, query_chunks, rank_keys, thread_chunks)
+from .metrics import (as_codes, as_words, distance_dtype, int_at_least, map_chunks,
+                            pack_bits, pair_distance, popcount, prepare_codes, query_chunks,
+                            rank_keys, thread_chunks)
 
 # %% ../nbs/a4_search_index.ipynb #8ca69ff2
 def _faiss(backend):
     "The faiss module, or an ImportError that says how to get it."
     try: import faiss
     except ImportError as e:
-        raise ImportError(f"backend={backend!r} needs faiss: `pip install faiss-cpu` (or `pip install vts-nb[faiss]`); "
-                          "backend='exact' needs nothing extra.") from e
+        raise ImportError(f"backend={backend!r} needs faiss: `pip install faiss-cpu` (or "
+                          "`pip install vts-nb[faiss]`); backend='exact' needs nothing extra."
+                          ) from e
     return faiss
 
 # %% ../nbs/a4_search_index.ipynb #5f157bd2
 _BLOCK = 32                                              # codes per block of the blocked layout
 
 def _blocked(words):
-    "(N, W) code words -> (W, 32, N // 32): word w of code 32 b + r at [w, r, b] (full blocks only)."
-    nf = len(words) // _BLOCK
-    return np.ascontiguousarray(words[:nf * _BLOCK].reshape(nf, _BLOCK, words.shape[1]).transpose(2, 1, 0))
+    "(N, W) code words -> (W, 32, N // 32): word w of code 32 b + r at [w, r, b] (full blocks)."
+    nf, W = len(words) // _BLOCK, words.shape[1]
+    return np.ascontiguousarray(words[:nf * _BLOCK].reshape(nf, _BLOCK, W).transpose(2, 1, 0))
 
 def _group_size(n, k):
-    "Codes per group: the largest of 32, 16, ..., 1 that leaves at least 4k groups of n codes (else 1)."
+    "Codes per group: the largest of 32, 16, ..., 1 that leaves at least 4k groups (else 1)."
     G = _BLOCK
     while G > 1 and (n // _BLOCK) * (_BLOCK // G) < 4 * k: G //= 2
     return G
 
 @njit(nogil=True, cache=True)
 def _top_k(qw, words, blocks, k, bits, G, gmin, row, outD, outI):
-    "(c, W) query words, (N, W) code words, their blocked layout -> outD, outI (c, k): top-k by (distance, index)"
+    "(c, W) query words, (N, W) code words, blocked layout -> outD, outI (c, k): the top-k"
     N, W = words.shape
     nf, ng = blocks.shape[2], _BLOCK // G
     cnt = np.empty(bits + 2, np.int64)
     for q in range(qw.shape[0]):
         gmin[:] = bits + 1
-        for r in range(_BLOCK):                                  # 1. group minima, vectorised over blocks
+        for r in range(_BLOCK):                                # 1. group minima, vectorised
             for b in range(nf): row[b] = popcount(qw[q, 0] ^ blocks[0, r, b])
             for w in range(1, W):
                 for b in range(nf): row[b] += popcount(qw[q, w] ^ blocks[w, r, b])
@@ -59,13 +61,13 @@ def _top_k(qw, words, blocks, k, bits, G, gmin, row, outD, outI):
         cnt[:] = 0
         for g in range(ng):
             for b in range(nf): cnt[gmin[g, b]] += 1
-        t, n = 0, cnt[0]                                         # 2. t_up: at least k groups within t
+        t, n = 0, cnt[0]                                       # 2. t_up: k groups within t
         while n < k and t < bits:
             t += 1; n += cnt[t]
-        tail = nf * _BLOCK                                       # codes after the last full block
+        tail = nf * _BLOCK                                     # codes after the last full block
         cd, cj = np.empty(n * G + N - tail, np.int64), np.empty(n * G + N - tail, np.int64)
         m = 0
-        for b in range(nf):                                      # 3. candidates, in index order
+        for b in range(nf):                                    # 3. candidates, in index order
             for g in range(ng):
                 if gmin[g, b] <= t:
                     for j in range(b * _BLOCK + g * G, b * _BLOCK + (g + 1) * G):
@@ -78,7 +80,7 @@ def _top_k(qw, words, blocks, k, bits, G, gmin, row, outD, outI):
             for w in range(W): d += popcount(qw[q, w] ^ words[j, w])
             cd[m], cj[m] = d, j
             m += d <= t
-        cnt[:] = 0                                               # 4. stable counting sort by distance
+        cnt[:] = 0                                             # 4. stable counting sort
         for i in range(m): cnt[cd[i]] += 1
         start = 0
         for d in range(t + 1):
@@ -103,82 +105,96 @@ def _check_names(names, n):
     "`names` as a list of `n` strings, or None; else a ValueError."
     if names is None: return None
     if isinstance(names, str) or not all(isinstance(s, str) for s in names):
-        raise ValueError("names must be a list of strings, one per code; convert ids with [str(i) for i in ids].")
+        raise ValueError("names must be a list of strings, one per code; convert ids with "
+                         "[str(i) for i in ids].")
     if len(names) != n:
-        raise ValueError(f"got {len(names)} names for {n} codes; pass exactly one name per code (or names=None).")
+        raise ValueError(f"got {len(names)} names for {n} codes; pass exactly one name per code "
+                         "(or names=None).")
     return list(names)
 
 def _check_meta(meta):
     "`meta` as a dict of str to str ({} for None); else a ValueError."
     meta = {} if meta is None else meta
-    bad = [(k, v) for k, v in dict(meta).items() if not (isinstance(k, str) and isinstance(v, str))]
-    if bad: raise ValueError(f"meta must map strings to strings (a safetensors header holds only strings); got "
-                             f"{bad[0][0]!r}: {bad[0][1]!r}, so convert the value with str() or json.dumps().")
+    bad = [(k, v) for k, v in dict(meta).items() if not all(isinstance(s, str) for s in (k, v))]
+    if bad: raise ValueError(f"meta must map strings to strings (a safetensors header holds only "
+                             f"strings); got {bad[0][0]!r}: {bad[0][1]!r}, so convert the value "
+                             "with str() or json.dumps().")
     return dict(meta)
 
 def _check_packed(packed, bits):
-    "`packed` as a C-contiguous uint8 array (N, ceil(bits/8)) with the bits past the code cleared; else a ValueError."
+    "`packed` as C-contiguous uint8 (N, ceil(bits/8)), spare bits cleared; else a ValueError."
     packed = np.asarray(packed.cpu() if isinstance(packed, torch.Tensor) else packed)
-    if packed.dtype != np.uint8 or packed.ndim != 2 or len(packed) == 0 or packed.shape[1] != -(-bits // 8):
-        raise ValueError(f"packed codes must be a non-empty uint8 array (N, {-(-bits // 8)}) for {bits} bits; got "
-                         f"{packed.dtype} of shape {packed.shape}. Pack ±1 codes with vts_nb.metrics.pack_bits.")
-    packed, pad = np.ascontiguousarray(packed), 0xFF >> bits % 8 if bits % 8 else 0   # pad: the last byte's spare bits
-    if pad and (packed[:, -1] & pad).any():
-        packed = packed.copy(); packed[:, -1] &= 0xFF ^ pad
+    width = -(-bits // 8)
+    if packed.dtype != np.uint8 or packed.ndim != 2 or not len(packed) or packed.shape[1] != width:
+        raise ValueError(f"packed codes must be a non-empty uint8 array (N, {width}) for {bits} "
+                         f"bits; got {packed.dtype} of shape {packed.shape}. Pack ±1 codes with "
+                         "vts_nb.metrics.pack_bits.")
+    spare = 0xFF >> bits % 8 if bits % 8 else 0                      # the last byte's spare bits
+    packed = np.ascontiguousarray(packed)
+    if spare and (packed[:, -1] & spare).any():
+        packed = packed.copy(); packed[:, -1] &= 0xFF ^ spare
     return packed
 
 class HammingIndex:
-    "Hamming-space search over ±1 codes (N, bits) with optional item `names` and string `meta`; ties broken by database index."
+    "Hamming search over ±1 codes (N, bits) with item `names` and string `meta`; ties by index."
     def __init__(self, codes, names: list[str] | None = None, meta: dict[str, str] | None = None,
                  backend='exact', nlist: int | None = None, nprobe: int | None = None):
         codes = as_codes(codes, 'codes')
-        self._setup(pack_bits(codes), codes.shape[1], names, meta, backend, nlist, nprobe, codes.device)
+        self._setup(pack_bits(codes), codes.shape[1], names, meta, backend, nlist, nprobe,
+                    codes.device)
 
     @classmethod
-    def from_packed(cls, packed, bits: int, names=None, meta=None, backend='exact', nlist=None, nprobe=None,
-                    device='cpu'):
-        "An index over codes already packed 8 bits per byte (`pack_bits`): uint8 (N, ceil(bits/8)), as faiss stores them."
+    def from_packed(cls, packed, bits: int, names=None, meta=None, backend='exact', nlist=None,
+                    nprobe=None, device='cpu'):
+        "An index over codes packed 8 bits per byte (`pack_bits`; faiss's layout): uint8 (N, ·)."
         index = cls.__new__(cls)
-        index._setup(packed, int_at_least(bits, 1, 'bits'), names, meta, backend, nlist, nprobe, device)
+        bits = int_at_least(bits, 1, 'bits')
+        index._setup(packed, bits, names, meta, backend, nlist, nprobe, device)
         return index
 
     def _setup(self, packed, bits, names, meta, backend, nlist, nprobe, device):
-        if backend not in BACKENDS: raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}.")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}.")
         self.device = torch.device(device)
         if backend != 'exact' and self.device.type != 'cpu':
-            raise ValueError(f"the {backend} backend is CPU-only: build it from CPU codes, or use backend='exact' on GPU.")
+            raise ValueError(f"the {backend} backend is CPU-only: build it from CPU codes, or use "
+                             "backend='exact' on GPU.")
         self.packed, self.bits = _check_packed(packed, bits), bits
         self.names, self.meta = _check_names(names, len(self.packed)), _check_meta(meta)
         self.backend, self._faiss_indexes = backend, {}
-        if backend != 'exact': _faiss(backend)                              # fail now, not at the first search
+        if backend != 'exact': _faiss(backend)              # fail now, not at the first search
         if backend == 'ivf': self._ivf_settings(nlist, nprobe)
         if self.device.type == 'cuda': self._gpu = self.codes.float()
 
     @property
     def codes(self):
         "The ±1 codes (N, bits) int8, unpacked on each call."
-        return (torch.from_numpy(np.unpackbits(self.packed, axis=1, count=self.bits)).to(torch.int8) * 2 - 1).to(self.device)
+        bits = torch.from_numpy(np.unpackbits(self.packed, axis=1, count=self.bits))
+        return (bits.to(torch.int8) * 2 - 1).to(self.device)
 
     @functools.cached_property
-    def _words(self): return as_words(self.packed)                        # (N, W): what the CPU kernels read
+    def _words(self): return as_words(self.packed)             # (N, W): what the CPU kernels read
 
     @functools.cached_property
-    def _blocks(self): return _blocked(self._words)                        # (W, 32, N // 32)
+    def _blocks(self): return _blocked(self._words)             # (W, 32, N // 32)
 
     def __len__(self): return len(self.packed)
-    def __repr__(self): return f"HammingIndex({len(self)} codes × {self.bits} bits, backend={self.backend!r}, device={self.device})"
+    def __repr__(self):
+        return (f"HammingIndex({len(self)} codes × {self.bits} bits, backend={self.backend!r}, "
+                f"device={self.device})")
 
     def _queries(self, queries):
         "Validated query codes on the index's device."
         q = as_codes(queries, 'queries').to(self.device)
         if q.shape[1] != self.bits:
-            raise ValueError(f"queries have {q.shape[1]} bits but the index holds {self.bits}-bit codes.")
+            raise ValueError(f"queries have {q.shape[1]} bits but the index holds {self.bits}-bit "
+                             "codes.")
         return q
 
 # %% ../nbs/a4_search_index.ipynb #fc1318ef
 @patch
 def search(self: HammingIndex, queries, k):
-    "Top-`k` per query: distances (Q, k) int32 and database indices (Q, k) int64, ordered by (distance, index)."
+    "Top-`k` per query: distances (Q, k) int32, indices (Q, k) int64, by (distance, index)."
     q, k = self._queries(queries), min(int_at_least(k, 1, 'k'), len(self))
     if self.backend == 'faiss':
         D, I = self._faiss_index('flat').search(pack_bits(q), k)
@@ -204,18 +220,18 @@ def search(self: HammingIndex, queries, k):
 # %% ../nbs/a4_search_index.ipynb #21dc22cb
 @patch
 def radius_search(self: HammingIndex, queries, radius):
-    "All codes within Hamming distance `radius` (inclusive): lims (Q+1,), distances int32, indices int64, sorted by (distance, index) per query."
+    "All codes within `radius` (inclusive): lims (Q+1,), distances, indices, by (distance, index)."
     q, radius = self._queries(queries), int_at_least(radius, 0, 'radius')
     if self.backend != 'exact': return self._faiss_radius(q, radius)
     qc, db = (q.float(), self._gpu) if q.is_cuda else (prepare_codes(q), self._words)
     def work(s):
         dist = pair_distance(qc[s], db)
         key, shift = rank_keys(dist, None, 'index', self.bits)
-        hit = dist <= radius                                              # (c, N)
-        keys, counts = torch.as_tensor(key[hit]).long(), torch.as_tensor(hit.sum(1))   # row-major hits
+        hit = dist <= radius                                           # (c, N)
+        keys, counts = torch.as_tensor(key[hit]).long(), torch.as_tensor(hit.sum(1))   # row-major
         rows = torch.repeat_interleave(torch.arange(len(counts), device=counts.device), counts)
-        width = shift + self.bits.bit_length()                            # bits used by a key
-        tagged = torch.sort((rows << width) | keys).values                # by row, then by key
+        width = shift + self.bits.bit_length()                         # bits used by a key
+        tagged = torch.sort((rows << width) | keys).values             # by row, then by key
         return counts, *_decode(tagged & ((1 << width) - 1), shift)
     counts, D, I = zip(*map_chunks(work, query_chunks(len(q), len(self), q.is_cuda), q.is_cuda))
     return torch.nn.functional.pad(torch.cat(counts).cumsum(0), (1, 0)), torch.cat(D), torch.cat(I)
@@ -225,34 +241,40 @@ _FORMAT = 'vts_nb.HammingIndex'
 
 @patch
 def save(self: HammingIndex, path):
-    "Write the codes (packed 8 bits per byte), names and meta to a `.safetensors` file, atomically (never a half-written index)."
+    "Write the packed codes, names and meta to a `.safetensors` file, atomically."
     header = {'format': _FORMAT, 'bits': str(self.bits), 'meta': json.dumps(self.meta)}
     if self.names is not None: header['names'] = json.dumps(self.names)
     tensors = {'codes': torch.from_numpy(self.packed)}
     if self.backend == 'ivf':
         tensors['ivf'] = torch.from_numpy(_faiss('ivf').serialize_index_binary(self._ivf_index()))
         header['ivf'] = json.dumps({'nlist': self.nlist, 'nprobe': self.nprobe})
-    atomic_write(path, save(tensors, metadata=header))                  # bytes: a full disk is an OSError
+    atomic_write(path, save(tensors, metadata=header))          # bytes: a full disk is an OSError
 
 def _read_header(header, packed, path):
-    "Code length, names and meta from a HammingIndex file's header, checked against its packed codes; else a ValueError."
+    "Code length, names and meta from an index file's header, checked; else a ValueError."
     fix = "rebuild the index and save it again with HammingIndex.save"
     bits = int(header['bits']) if header.get('bits', '').isdigit() else 0
-    if bits < 1: raise ValueError(f"{path} has bits={header.get('bits')!r} in its header, not a whole number >= 1; {fix}.")
+    if bits < 1:
+        raise ValueError(f"{path} has bits={header.get('bits')!r} in its header, not a whole "
+                         f"number >= 1; {fix}.")
     if packed.dtype != torch.uint8 or packed.ndim != 2 or packed.shape[1] != -(-bits // 8):
-        raise ValueError(f"{path} says bits={bits} but stores {packed.dtype} codes of shape {tuple(packed.shape)}, "
-                         f"not {-(-bits // 8)} packed uint8 bytes per code; {fix}.")
-    try: names, meta = json.loads(header.get('names', 'null')), json.loads(header.get('meta', '{}'))
-    except json.JSONDecodeError as e: raise ValueError(f"{path} has unreadable names or meta in its header ({e}); {fix}.") from e
+        raise ValueError(f"{path} says bits={bits} but stores {packed.dtype} codes of shape "
+                         f"{tuple(packed.shape)}, not {-(-bits // 8)} packed uint8 bytes per "
+                         f"code; {fix}.")
+    try: names, meta = (json.loads(header.get(*kv)) for kv in (('names', 'null'), ('meta', '{}')))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} has unreadable names or meta in its header ({e}); {fix}.") from e
     if not isinstance(meta, dict):
-        raise ValueError(f"{path} has a meta that is not a JSON object ({type(meta).__name__}); {fix}.")
+        raise ValueError(f"{path} has a meta that is not a JSON object ({type(meta).__name__}); "
+                         f"{fix}.")
     if names is not None and (not isinstance(names, list) or len(names) != len(packed)):
-        raise ValueError(f"{path} holds {len(packed)} codes but {len(names) if isinstance(names, list) else 'no list of'} names; {fix}.")
+        got = len(names) if isinstance(names, list) else 'no list of'
+        raise ValueError(f"{path} holds {len(packed)} codes but {got} names; {fix}.")
     return bits, names, meta
 
 @patch(cls_method=True)
 def load(cls: HammingIndex, path, backend='exact', device='cpu'):
-    "A `HammingIndex` (codes, names, meta) from a file written by `HammingIndex.save`, on `device`; a ValueError says what is wrong."
+    "A `HammingIndex` from a file written by `HammingIndex.save`, on `device`; else a ValueError."
     check_input_file(path, "index")                             # a FIFO would hang the reader
     try:
         with safe_open(str(path), framework='pt') as f:
@@ -260,9 +282,11 @@ def load(cls: HammingIndex, path, backend='exact', device='cpu'):
             packed = f.get_tensor('codes') if 'codes' in f.keys() else None
             ivf = f.get_tensor('ivf') if backend == 'ivf' and 'ivf' in f.keys() else None
     except SafetensorError as e:
-        raise ValueError(f"{path} is truncated, corrupt or not a safetensors file ({e}); rebuild the index and save it again.") from e
+        raise ValueError(f"{path} is truncated, corrupt or not a safetensors file ({e}); rebuild "
+                         "the index and save it again.") from e
     if header.get('format') != _FORMAT or packed is None:
-        raise ValueError(f"{path} is not a HammingIndex file (no '{_FORMAT}' metadata); write one with HammingIndex.save.")
+        raise ValueError(f"{path} is not a HammingIndex file (no '{_FORMAT}' metadata); write one "
+                         "with HammingIndex.save.")
     bits, names, meta = _read_header(header, packed, path)
     settings = _read_ivf_header(header, path) if ivf is not None else {}
     index = cls.from_packed(packed.numpy(), bits, names, meta, backend, device=device, **settings)
@@ -272,7 +296,7 @@ def load(cls: HammingIndex, path, backend='exact', device='cpu'):
 # %% ../nbs/a4_search_index.ipynb #ae90bdf7
 @patch
 def _faiss_index(self: HammingIndex, kind):
-    "The faiss IndexBinaryFlat ('flat') or IndexBinaryHash ('hash') over the packed codes, built once."
+    "faiss's IndexBinaryFlat ('flat') or IndexBinaryHash ('hash') over the codes, built once."
     if kind not in self._faiss_indexes:
         faiss, d = _faiss(self.backend), 8 * self.packed.shape[1]
         idx = faiss.IndexBinaryFlat(d) if kind == 'flat' else faiss.IndexBinaryHash(d, min(d, 16))
@@ -281,7 +305,7 @@ def _faiss_index(self: HammingIndex, kind):
     return self._faiss_indexes[kind]
 
 def _by_distance_then_index(lims, D, I):
-    "faiss range-search hits with each query's hits sorted by (distance, index): lims, D, I tensors."
+    "faiss range-search hits, each query's sorted by (distance, index): lims, D, I tensors."
     lims = lims.astype(np.int64)
     order = np.lexsort((I, D, np.repeat(np.arange(len(lims) - 1), np.diff(lims))))
     return torch.from_numpy(lims), torch.from_numpy(D[order]), torch.from_numpy(I[order])
@@ -292,8 +316,9 @@ def _faiss_radius(self: HammingIndex, q, radius):
     if self.backend == 'ivf': idx = self._ivf_index()
     else:
         idx = self._faiss_index('hash')
-        idx.nflip = radius                                                # visit every bucket that can hold a hit
-    return _by_distance_then_index(*idx.range_search(pack_bits(q), radius + 1))   # faiss: distance < radius + 1
+        idx.nflip = radius                                       # every bucket that can hold a hit
+    hits = idx.range_search(pack_bits(q), radius + 1)             # faiss: distance < radius + 1
+    return _by_distance_then_index(*hits)
 
 # %% ../nbs/a4_search_index.ipynb #c0ffee13
 def _default_nlist(n):
@@ -304,20 +329,23 @@ def _default_nlist(n):
 def _ivf_settings(self: HammingIndex, nlist, nprobe):
     "Check and keep the IVF's `nlist` (lists) and `nprobe` (lists scanned per query)."
     nlist = int_at_least(nlist, 1, 'nlist') if nlist is not None else _default_nlist(len(self))
-    if nlist > len(self): raise ValueError(f"nlist={nlist} lists for {len(self)} codes: give at most one list per code.")
+    if nlist > len(self):
+        raise ValueError(f"nlist={nlist} lists for {len(self)} codes: give at most one list per "
+                         "code.")
     self.nlist = nlist
-    self.nprobe = int_at_least(nprobe, 1, 'nprobe') if nprobe is not None else max(1, nlist // 64)
+    self.nprobe = int_at_least(nprobe, 1, 'nprobe') if nprobe is not None else max(1, nlist // 16)
 
 @patch
 def _ivf_index(self: HammingIndex):
-    "The faiss IndexBinaryIVF over the codes: trained (k-means on 40 codes per list) and filled on first use."
+    "faiss's IndexBinaryIVF over the codes: k-means on 40 codes per list, then filled; built once."
     if 'ivf' not in self._faiss_indexes:
         faiss, d = _faiss('ivf'), 8 * self.packed.shape[1]
         quantizer = faiss.IndexBinaryFlat(d)
         ivf = faiss.IndexBinaryIVF(quantizer, d, self.nlist)
-        sample = np.sort(np.random.default_rng(0).choice(len(self), min(len(self), 40 * self.nlist), replace=False))
+        n = min(len(self), 40 * self.nlist)
+        sample = np.sort(np.random.default_rng(0).choice(len(self), n, replace=False))
         ivf.train(self.packed[sample]); ivf.add(self.packed)
-        self._faiss_indexes.update(ivf=ivf, quantizer=quantizer)           # faiss needs the quantizer alive
+        self._faiss_indexes.update(ivf=ivf, quantizer=quantizer)  # faiss needs the quantizer alive
     ivf = self._faiss_indexes['ivf']
     ivf.nprobe = min(self.nprobe, self.nlist)
     return ivf
@@ -327,32 +355,36 @@ def _ivf_search(self: HammingIndex, q, k):
     "Top-k from the probed lists, ordered by (distance, index) as the exact search orders them."
     ivf, qp, N = self._ivf_index(), pack_bits(q), len(self)
     D, I = ivf.search(qp, min(2 * k, N))
-    kth = D[:, k - 1]
-    closed = (I[:, -1] < 0) | (D[:, -1] > kth) | (2 * k >= N)   # every probed code within the k-th distance is in D, I
-    key = np.where(I >= 0, D.astype(np.int64) * N + I, np.iinfo(np.int64).max)
-    key = np.sort(key, axis=1)[:, :k]
-    for t in np.unique(kth[~closed]):                    # long ties: all probed codes within t
+    kth, missing = D[:, k - 1], np.iinfo(np.int64).max
+    closed = (I[:, -1] < 0) | (D[:, -1] > kth) | (2 * k >= N)    # all probed codes within kth seen
+    key = np.sort(np.where(I >= 0, D.astype(np.int64) * N + I, missing), axis=1)[:, :k]
+    for t in np.unique(kth[~closed]):                           # long ties: every code within t
         rows = np.flatnonzero(~closed & (kth == t))
         lims, Dr, Ir = ivf.range_search(qp[rows], int(t) + 1)
-        for n, i in enumerate(rows): key[i] = np.sort(Dr[lims[n]:lims[n + 1]].astype(np.int64) * N + Ir[lims[n]:lims[n + 1]])[:k]
-    found = key != np.iinfo(np.int64).max
+        for n, i in enumerate(rows):
+            hits = slice(lims[n], lims[n + 1])
+            key[i] = np.sort(Dr[hits].astype(np.int64) * N + Ir[hits])[:k]
+    found = key != missing
     D = np.where(found, key // N, self.bits + 1).astype(np.int32)
     return torch.from_numpy(D), torch.from_numpy(np.where(found, key % N, -1))
 
 def _read_ivf_header(header, path):
     "`nlist`, `nprobe` of a saved IVF index; else a ValueError."
+    fix = "build the index again and save it"
     try: settings = json.loads(header.get('ivf', ''))
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path} stores an IVF index without readable settings ({e}); build it again and save it.") from e
+        raise ValueError(f"{path} stores an IVF index without readable settings ({e}); "
+                         f"{fix}.") from e
     if not isinstance(settings, dict) or set(settings) != {'nlist', 'nprobe'}:
-        raise ValueError(f"{path} has IVF settings {settings!r}, not {{'nlist': ..., 'nprobe': ...}}; build it again and save it.")
+        raise ValueError(f"{path} has IVF settings {settings!r}, not nlist and nprobe; {fix}.")
     return settings
 
 @patch
 def _load_ivf(self: HammingIndex, data, path):
-    "Install a serialised IndexBinaryIVF read from `path`, after checking that it holds these codes."
-    ivf = _faiss('ivf').deserialize_index_binary(data)
-    if ivf.ntotal != len(self) or ivf.d != 8 * self.packed.shape[1] or ivf.nlist != self.nlist:
-        raise ValueError(f"{path} stores an IVF index of {ivf.ntotal} codes × {ivf.d} bits in {ivf.nlist} lists for "
-                         f"{len(self)} codes × {8 * self.packed.shape[1]} bits in {self.nlist}; build it again and save it.")
+    "Install a serialised IndexBinaryIVF read from `path`, once it is checked to hold these codes."
+    ivf, d = _faiss('ivf').deserialize_index_binary(data), 8 * self.packed.shape[1]
+    if (ivf.ntotal, ivf.d, ivf.nlist) != (len(self), d, self.nlist):
+        raise ValueError(f"{path} stores an IVF index of {ivf.ntotal} codes × {ivf.d} bits in "
+                         f"{ivf.nlist} lists for {len(self)} codes × {d} bits in {self.nlist}; "
+                         "build the index again and save it.")
     self._faiss_indexes['ivf'] = ivf
