@@ -23,7 +23,7 @@ _API = {                                       # name -> the module (under vts_n
     'GreedyHashLoss': 'losses.greedyhash', 'CSQLoss': 'losses.csq', 'DPNLoss': 'losses.dpn',
     'TransHashLoss': 'transhash',
 }
-__all__ = sorted(_API)                         # (nbdev's `__all__` above: this file's own names, none)
+__all__ = sorted(_API)                 # nbdev's `__all__` above: this file's own names (none)
 
 def __getattr__(name):
     "Import the module that defines `name` on first use (PEP 562); keep the object in the package."
