@@ -91,7 +91,12 @@ def row(nq, nd, bits, k, repeat, loop_queries):
     *t_topk, (D, I) = best_of(lambda: index.search(qB, k), repeat)
     packed, qp = pack_bits(dB), pack_bits(qB)
     flat = faiss.IndexBinaryFlat(8 * packed.shape[1]); flat.add(packed)
-    *t_faiss, (Df, If) = best_of(lambda: flat.search(qp, k), repeat)
+    threads = faiss.omp_get_max_threads()
+    *t_faiss, (Df, If) = best_of(lambda: flat.search(qp, k), repeat)  # faiss's default threads
+    faiss.omp_set_num_threads(1)                                        # and one thread: on a busy machine
+    *t_faiss1, _ = best_of(lambda: flat.search(qp, k), repeat)         # OpenMP's spinning can cost 10x
+    faiss.omp_set_num_threads(threads)
+    t_faiss_best = min(t_faiss, t_faiss1, key=lambda t: t[0])
     assert (D.numpy() == Df).all() and (I.numpy() == If).all()        # identical top-k
     machine_limit(qB[:2], dB)                                          # compile or load the kernel
     *t_limit, _ = best_of(lambda: machine_limit(qB, dB), repeat)
@@ -105,7 +110,7 @@ def row(nq, nd, bits, k, repeat, loop_queries):
         assert abs(m_gpu - m_ours) < 1e-9
     return dict(size=f'{nq:,} × {nd:,}', bits=bits, mAP=m_ours, mAP_exp=m_exp, loop_q=n_loop, scale=scale,
                 t_stable=t_stable, t_vts=t_vts, t_ours=t_ours, t_exp=t_exp, t_gpu=t_gpu,
-                t_topk=t_topk, t_faiss=t_faiss, t_limit=t_limit, pairs=nq * nd, code_bytes=prepare_codes(dB[:1]).nbytes)
+                t_topk=t_topk, t_faiss=t_faiss, t_faiss1=t_faiss1, t_faiss_best=t_faiss_best, t_limit=t_limit, pairs=nq * nd, code_bytes=prepare_codes(dB[:1]).nbytes)
 
 
 def main():
@@ -134,29 +139,30 @@ def main():
     rows = [row(a.queries, a.db, b, a.k, a.repeat, a.queries) for b in a.bits]
     if a.big: rows.append(row(5000, 200000, 64, a.k, 1, a.big_loop_queries))
     print('\n| queries × db | bits | mAP (index / expected ties) | (a) loop, stable sort | (a′) loop, VTS default sort | (b) ours mAP, ties=index | (a)/(b) | (a′)/(b) '
-          f'| ours, ties=expected | ours on GPU | (c) faiss top-{a.k} | our top-{a.k} | ours/faiss |')
-    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+          f'| ours, ties=expected | ours on GPU | (c) faiss top-{a.k} | faiss, 1 thread | our top-{a.k} '
+          '| ours / faiss\'s best |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for r in rows:
         note = '' if r['scale'] == 1 else f" ({r['loop_q']} queries ×{r['scale']:g})"
         gpu = 'n/a' if r['t_gpu'] is None else f"{r['t_gpu'][0] * 1e3:.1f} ms"
         print(f"| {r['size']} | {r['bits']} | {r['mAP']:.4f} / {r['mAP_exp']:.4f} | {fmt(r['t_stable'], r['scale'])}{note} "
               f"| {fmt(r['t_vts'], r['scale'])}{note} | {fmt(r['t_ours'])} | {r['t_stable'][0] * r['scale'] / r['t_ours'][0]:.1f}× "
               f"| {r['t_vts'][0] * r['scale'] / r['t_ours'][0]:.1f}× | {fmt(r['t_exp'])} | {gpu} | {fmt(r['t_faiss'])} "
-              f"| {fmt(r['t_topk'])} | {r['t_topk'][0] / r['t_faiss'][0]:.2f}× |")
+              f"| {fmt(r['t_faiss1'])} | {fmt(r['t_topk'])} | {r['t_topk'][0] / r['t_faiss_best'][0]:.2f}× |")
     print('\nThis machine\'s limit: a compiled loop summing popcount(q XOR d) over every pair, nothing else, on the same '
           'threads; each figure as pairs per second and as a fraction of that limit.\n')
     print('| queries × db | bits | limit: pairs/s (code bytes read/s) | ours mAP: pairs/s (of limit) '
-          '| our top-k: pairs/s (of limit) | faiss top-k: pairs/s (of limit) |')
+          '| our top-k: pairs/s (of limit) | faiss top-k, best: pairs/s (of limit) |')
     print('|---|---|---|---|---|---|')
     for r in rows:
         lim = r['pairs'] / r['t_limit'][0]
         rate = lambda t: f"{r['pairs'] / t[0]:.3g} ({r['pairs'] / t[0] / lim:.0%})"
         print(f"| {r['size']} | {r['bits']} | {lim:.3g} ({lim * r['code_bytes'] / 1e9:.3g} GB/s) | {rate(r['t_ours'])} "
-              f"| {rate(r['t_topk'])} | {rate(r['t_faiss'])} |")
+              f"| {rate(r['t_topk'])} | {rate(r['t_faiss_best'])} |")
     small = [r for r in rows if r['scale'] == 1]
-    topk = [r['t_topk'][0] / r['t_faiss'][0] for r in small]
+    topk = [r['t_topk'][0] / r['t_faiss_best'][0] for r in small]
     speed = [r['t_vts'][0] * r['scale'] / r['t_ours'][0] for r in rows]
-    print(f"\n# target: our top-{a.k} <= 1.0x faiss's time at " + '/'.join(str(r['bits']) for r in small) + ' bits: '
+    print(f"\n# target: our top-{a.k} <= 1.0x faiss's time (the faster of its two settings) at " + '/'.join(str(r['bits']) for r in small) + ' bits: '
           + ('met' if max(topk) <= 1 else 'NOT met') + ' (' + ', '.join(f'{x:.2f}x' for x in topk) + ')')
     print("# target: exact mAP >= 30x loop (a'), the VTS loop as it runs: " + ('met' if min(speed) >= 30 else 'NOT met')
           + ' (' + ', '.join(f'{x:.1f}x' for x in speed) + ')')

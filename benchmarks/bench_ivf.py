@@ -51,7 +51,10 @@ def main():
     p.add_argument('--k', type=int, default=100)
     p.add_argument('--nlist', type=int, default=None, help='IVF lists (default: the index default, about sqrt(n))')
     p.add_argument('--nprobe', type=int, nargs='+', default=[1, 4, 16, 64, 256])
+    p.add_argument('--faiss-threads', type=int, default=None,
+                   help="faiss's OpenMP threads (default: its own; 1 avoids OpenMP spinning on a busy machine)")
     a = p.parse_args()
+    if a.faiss_threads: faiss.omp_set_num_threads(a.faiss_threads)
     print(f'# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} '
           f'at start; faiss {faiss.__version__} ({faiss.omp_get_max_threads()} threads), torch threads '
           f'{torch.get_num_threads()}')
