@@ -19,7 +19,8 @@ from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 from .patch import image_hw
 from .data import (RetrievalSplit, TensorImageDataset, ResizeNormalize, class_split,
-                         norm_stats, check_indices, saved_seed, digits_split)
+                         norm_stats, digits_split)
+from .split_files import check_indices, saved_seed
 from .config import IMAGE_MODES, WIDE_MODES, printable
 from .files import check_input_file
 
