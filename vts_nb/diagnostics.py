@@ -40,10 +40,12 @@ def code_stats(codes: torch.Tensor, labels: torch.Tensor, u: dict | None = None)
     labels = torch.as_tensor(labels).cpu()
     d_sim, d_dis = pair_distances(codes, labels)
     t, acc = best_threshold(d_sim, d_dis, codes.shape[1])
-    with np.errstate(invalid="ignore", divide="ignore"): corr = np.corrcoef(codes.T.numpy())  # (bits, bits); NaN: a constant bit
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(codes.T.numpy())                     # (bits, bits); NaN: a constant bit
     corr = np.nan_to_num(corr, nan=0.0); np.fill_diagonal(corr, 1.0)
     abs_u = {k: v.detach().abs().flatten().cpu().numpy() for k, v in (u or {}).items()}
-    return dict(d_sim=d_sim, d_dis=d_dis, threshold=t, accuracy=acc, bit_means=codes.mean(0).numpy(), corr=corr, abs_u=abs_u)
+    return dict(d_sim=d_sim, d_dis=d_dis, threshold=t, accuracy=acc, bit_means=codes.mean(0).numpy(),
+                corr=corr, abs_u=abs_u)
 
 # %% ../nbs/17_codes.ipynb #5ab83a6f
 def _cells(records: list[dict]) -> dict:
@@ -126,8 +128,10 @@ def show_attention(model, images: torch.Tensor, norm: str | None = "imagenet", t
     fig = fig or plt.figure(figsize=(1.5 * len(images) + 1.2, 3.6), layout="constrained")
     axs = fig.subplots(2, len(images), squeeze=False)
     for j, img in enumerate(denormalize(images, norm).cpu()):
-        axs[0, j].imshow(img.permute(1, 2, 0).numpy() if img.shape[0] == 3 else img[0].numpy(), cmap="gray", vmin=0, vmax=1)
-        im = axs[1, j].imshow(r[j].numpy(), cmap="inferno", vmin=0, vmax=float(r.max()), interpolation="nearest")
+        pixels = img.permute(1, 2, 0).numpy() if img.shape[0] == 3 else img[0].numpy()
+        axs[0, j].imshow(pixels, cmap="gray", vmin=0, vmax=1)
+        im = axs[1, j].imshow(r[j].numpy(), cmap="inferno", vmin=0, vmax=float(r.max()),
+                              interpolation="nearest")
         axs[1, j].set_title(f"patches: {r[j].sum():.2f}", fontsize=8)
     for a in axs.flat: a.set_xticks([]); a.set_yticks([])
     axs[0, 0].set_ylabel("image"); axs[1, 0].set_ylabel("rollout")
