@@ -36,16 +36,14 @@ def best_threshold(d_sim: torch.Tensor, d_dis: torch.Tensor, bits: int) -> tuple
 # %% ../nbs/17_codes.ipynb #41479bfd
 def code_stats(codes: torch.Tensor, labels: torch.Tensor, u: dict | None = None) -> dict:
     "What `plot_code_diagnostics` draws: pair distances, best radius, bit means, correlation, |u|."
-    codes = torch.as_tensor(codes).detach().float().cpu()         # from any device
-    labels = torch.as_tensor(labels).cpu()
+    codes, labels = torch.as_tensor(codes).detach().float().cpu(), torch.as_tensor(labels).cpu()
     d_sim, d_dis = pair_distances(codes, labels)
     t, acc = best_threshold(d_sim, d_dis, codes.shape[1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.corrcoef(codes.T.numpy())                     # (bits, bits); NaN: a constant bit
-    corr = np.nan_to_num(corr, nan=0.0); np.fill_diagonal(corr, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"): corr = np.corrcoef(codes.T.numpy())
+    corr = np.nan_to_num(corr, nan=0.0); np.fill_diagonal(corr, 1.0)  # (q, q); 0: a constant bit
     abs_u = {k: v.detach().abs().flatten().cpu().numpy() for k, v in (u or {}).items()}
-    return dict(d_sim=d_sim, d_dis=d_dis, threshold=t, accuracy=acc, bit_means=codes.mean(0).numpy(),
-                corr=corr, abs_u=abs_u)
+    return dict(d_sim=d_sim, d_dis=d_dis, threshold=t, accuracy=acc, corr=corr, abs_u=abs_u,
+                bit_means=codes.mean(0).numpy())
 
 # %% ../nbs/17_codes.ipynb #5ab83a6f
 def _cells(records: list[dict]) -> dict:
