@@ -347,4 +347,5 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if diverged else 2
 
 # %% ../nbs/a6_cli.ipynb #c11a0001
-if __name__ == "__main__": sys.exit(main())       # `python -m vts_nb.cli ...`: the same command
+if __name__ == "__main__" and "get_ipython" not in globals():  # `python -m vts_nb.cli`; a notebook
+    sys.exit(main())                                           # kernel's __main__ has get_ipython
