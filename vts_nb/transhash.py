@@ -74,7 +74,7 @@ class TransHash(nn.Module):
             self.group_sizes = token_groups(self.patch_embed.num_patches, groups, token_split)
         self.groups = len(self.group_sizes)
         self.global_head = nn.Linear(vit.embed_dim, self.stream_bits[0])    # eq. 3
-        if dual_stream:                                                     # F^l: one for K groups
+        if dual_stream:                                                     # F^l: one for G groups
             self.local_block, self.local_norm = copy.deepcopy([vit.blocks[-1], vit.norm])
             self.local_heads = nn.ModuleList(nn.Linear(vit.embed_dim, n)
                                              for n in self.stream_bits[1:])
@@ -89,7 +89,7 @@ def trunk(self: TransHash, x):
 
 @patch
 def features(self: TransHash, x):
-    "Images -> `[f_g, f_l^1, ..., f_l^K]`, each `(B, D)`."
+    "Images -> `[f_g, f_l^1, ..., f_l^G]`, each `(B, D)`."
     z = self.trunk(x)                                                   # Z_{L-1}: (B, P+1, D)
     feats = [self.global_norm(self.global_block(z)[:, 0])]              # f_g: class token, (B, D)
     if self.dual_stream:
@@ -101,7 +101,7 @@ def features(self: TransHash, x):
 # %% ../nbs/14_transhash.ipynb #52723258
 @patch
 def forward(self: TransHash, x):
-    "Images -> raw codes `u = [u_g, u_l^1, ..., u_l^K]` `(B, bits)`: eq. 3, concatenated (eq. 13)."
+    "Images -> raw codes `u = [u_g, u_l^1, ..., u_l^G]` `(B, bits)`: eq. 3, concatenated (eq. 13)."
     heads = [self.global_head, *(self.local_heads if self.dual_stream else [])]
     return torch.cat([head(f) for head, f in zip(heads, self.features(x))], dim=1)
 
@@ -159,7 +159,7 @@ class TransHashLoss(HashLoss):
     "Eq. 12: per stream, weighted Cauchy pair loss (eq. 9) + `lam` x Cauchy quantization (eq. 10)."
     pairwise, has_faithful = True, False   # in-batch pairs; no reference code, so no faithful mode
     def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False,
-                 seed: int = 0, groups: int = 2,   # groups: local streams K, as the model's
+                 seed: int = 0, groups: int = 2,   # groups: local streams G, as the model's
                  gamma: float | list[float] | None = None,   # one, or one per stream; None: r q_s
                  gamma_per_bit: float = 0.25,    # r in gamma = r q_s
                  lam: float = 0.1,               # weight of the quantization term
