@@ -15,11 +15,14 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 from torchvision.datasets import CIFAR10
-from PIL import Image
+from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 from .patch import image_hw
-from .data import (RetrievalSplit, TensorImageDataset, ResizeNormalize, class_split, norm_stats, check_indices,
-                         saved_seed, digits_split)
+from .data import (RetrievalSplit, TensorImageDataset, ResizeNormalize, class_split,
+                         norm_stats, digits_split)
+from .split_files import check_indices, saved_seed
+from .config import IMAGE_MODES, WIDE_MODES, printable
+from .files import special_kind
 
 # %% ../nbs/a2_datasets.ipynb #7dd8555f
 CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch", "batches.meta")
@@ -70,25 +73,50 @@ def cifar10_split(root="data", img_size: int = 224, in_chans: int = 3, seed: int
     return RetrievalSplit(sets["train"], sets["query"], sets["database"], 10, name, ind, None, seed, norm)
 
 # %% ../nbs/a2_datasets.ipynb #3904bb52
+def _eight_bits(img: Image.Image, name: str) -> Image.Image:
+    "A one-channel image of more than 8 bits (`WIDE_MODES`) as 8-bit grey: scaled, not clipped."
+    a = np.asarray(img, dtype=np.float64)
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0., 0.)
+    if img.mode == "F":
+        if not (np.isfinite(a).all() and 0 <= lo and hi <= 1):
+            raise ValueError(f"Cannot read image {name}: a float image must hold values in "
+                             f"[0, 1], this one runs from {lo:g} to {hi:g}; save it scaled to "
+                             "[0, 1], or as an 8- or 16-bit image.")
+        a = a * 255
+    elif lo < 0 or hi > 65535:
+        raise ValueError(f"Cannot read image {name}: its integer values run from {lo:g} to "
+                         f"{hi:g}, beyond 16 bits (0-65535); save it as an 8- or 16-bit image.")
+    else: a = a / 257                                                 # 0..65535 -> 0..255
+    return Image.fromarray(np.round(a).astype(np.uint8), "L")
+
+def _decoded(path) -> Image.Image:
+    "Every pixel of the image at `path` (a file or a PIL image), upright as its EXIF tag says."
+    if isinstance(path, Image.Image): return ImageOps.exif_transpose(path)
+    with Image.open(path) as f: return ImageOps.exif_transpose(f)
+
 def read_image(path, in_chans: int = 3) -> torch.Tensor:
-    "Decode an image file (or a PIL image) completely into `uint8` `(in_chans, H, W)`; a ValueError names a file that cannot be read."
+    "Decode an image file (or PIL image) completely into upright `uint8` `(in_chans, H, W)`."
     if in_chans not in (1, 3): raise ValueError(f"in_chans must be 1 or 3, got {in_chans}.")
-    mode = "L" if in_chans == 1 else "RGB"
-    if isinstance(path, Image.Image): img = path.convert(mode)
-    else:
-        try:
-            with Image.open(path) as f: img = f.convert(mode)                 # convert decodes every pixel: truncation fails here
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-            raise ValueError(f"Cannot read image {path}: {type(e).__name__}: {e}") from None
-    a = torch.from_numpy(np.array(img))                                       # (H, W) or (H, W, 3)
+    name = "a PIL image" if isinstance(path, Image.Image) else printable(path)
+    if isinstance(path, (str, os.PathLike)) and (kind := special_kind(path)):   # a FIFO: no hang
+        raise ValueError(f"Cannot read image {name}: it is {kind}, not a regular file.")
+    try: img = _decoded(path)                                        # decodes every pixel
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ValueError(f"Cannot read image {name}: {type(e).__name__}: {printable(e)}") from None
+    if img.mode not in IMAGE_MODES:
+        raise ValueError(f"Cannot read image {name}: its mode {img.mode} is not one vts-nb "
+                         "converts correctly; save it as 8- or 16-bit grey or RGB.")
+    if img.mode in WIDE_MODES: img = _eight_bits(img, name)
+    a = torch.from_numpy(np.array(img.convert("L" if in_chans == 1 else "RGB")))   # (H, W[, 3])
     return a[None] if a.ndim == 2 else a.permute(2, 0, 1).contiguous()
 
 def check_images(paths, progress: bool = True, lines=None, list_file=None) -> None:
-    "Decode every image in `paths`; raise one ValueError naming the first that fails (and its line in `list_file`)."
+    "Decode every image in `paths`; one ValueError names the first that fails (and its line)."
     for k, p in enumerate(tqdm(paths, desc="checking images", leave=False, disable=not progress)):
         try: read_image(p)
         except ValueError as e:
-            raise ValueError(f"{list_file or 'list file'}, line {lines[k]}: {e}" if lines is not None else str(e)) from None
+            if lines is None: raise
+            raise ValueError(f"{list_file or 'list file'}, line {lines[k]}: {e}") from None
 
 # %% ../nbs/a2_datasets.ipynb #6b364e1b
 def parse_list(list_file, num_classes: int | None = None) -> tuple[list[str], torch.Tensor, list[int]]:

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PRETRAINED', 'VIT_PRESETS', 'CNN_FEATURES', 'BACKBONES', 'read_weights', 'vit_from_weights', 'WeightsUnavailable',
            'hub_reachable', 'hub_weights', 'load_vit', 'local_weights', 'check_pretrained', 'pretrained_vit',
-           'timm_backbone', 'cnn_backbone']
+           'timm_backbone', 'cnn_backbone', 'vit_backbone', 'build_backbone']
 
 # %% ../nbs/a1_pretrained.ipynb #fbda2d05
 import socket
@@ -183,17 +183,22 @@ def pretrained_vit(backbone: str, img_size=None, in_chans: int = 3, weights=None
     return load_vit(weights_name, weights=weights)
 
 # %% ../nbs/a1_pretrained.ipynb #00ea9bdf
-def timm_backbone(name: str, pretrained: bool = False, img_size=None, in_chans: int = 3, weights=None, **kw):
-    "timm's ViT `name` without classifier; the head reads `forward_features` (all tokens). Pretrained: a local file when there is one."
+def timm_backbone(name: str, pretrained: bool = False, img_size=None, in_chans: int = 3, weights=None,
+                  **kw):
+    "timm's ViT `name` without classifier; the head reads `forward_features` (all tokens)."
+    if not timm.is_model(name):
+        raise ValueError(f"timm has no model {name!r}; list its ViTs with timm.list_models('vit_*').")
     if img_size is not None: kw["img_size"] = img_size
     if pretrained:
-        check_pretrained("timm:" + name, weights)                             # fails in seconds offline
+        check_pretrained("timm:" + name, weights)                     # fails in seconds offline
         f = local_weights("timm:" + name, weights)
-        if f is not None: kw["pretrained_cfg_overlay"] = dict(file=str(f))    # read the file: no network
-    m = timm.create_model(name, pretrained=pretrained, num_classes=0, in_chans=in_chans, **kw)
-    if not hasattr(m, "patch_embed") or not hasattr(m, "num_prefix_tokens"):
-        raise ValueError(f"timm model {name!r} is not a ViT-like model (no patch_embed); 'timm:' takes ViTs only.")
-    tokens = m.patch_embed.num_patches + m.num_prefix_tokens                  # N + prefix tokens (cls, registers)
+        if f is not None: kw["pretrained_cfg_overlay"] = dict(file=str(f))   # the file: no network
+    try: m = timm.create_model(name, pretrained=pretrained, num_classes=0, in_chans=in_chans, **kw)
+    except TypeError as e: m, why = None, f" ({e})"                   # e.g. a CNN given img_size
+    if m is None or not hasattr(m, "patch_embed") or not hasattr(m, "num_prefix_tokens"):
+        why = why if m is None else " (no patch_embed)"
+        raise ValueError(f"timm model {name!r} is not a ViT-like model{why}; 'timm:' takes ViTs only.")
+    tokens = m.patch_embed.num_patches + m.num_prefix_tokens          # N + prefix tokens (cls, ...)
     H, W = m.patch_embed.img_size
     return m, tokens * m.embed_dim, m.embed_dim, H if H == W else (H, W), "forward_features"
 
@@ -211,3 +216,25 @@ def cnn_backbone(name: str, pretrained: bool = False, img_size=None, in_chans: i
     if name == "alexnet": m.classifier[6] = nn.Identity()                      # 4096 -> 1000 removed: (B, 4096)
     else: m.fc = nn.Identity()                                                 # (B, 2048) pooled features
     return m, CNN_FEATURES[name], CNN_FEATURES[name], img_size, "forward"
+
+# %% ../nbs/a1_pretrained.ipynb #b0b0ba01
+def vit_backbone(backbone: str, pretrained: bool = False, img_size=None, in_chans: int = 3,
+                 weights=None, **cfg_kw):
+    "Our ViT from a preset in `VIT_PRESETS`, from scratch or with its ImageNet-21k weights."
+    size = {} if img_size is None else dict(img_size=img_size)
+    vit = (pretrained_vit(backbone, img_size, in_chans, weights) if pretrained
+           else VisionTransformer(VIT_PRESETS[backbone][0](in_chans=in_chans, **size, **cfg_kw)))
+    return vit, vit.num_tokens * vit.embed_dim, vit.embed_dim, vit.cfg.img_size, "forward"
+
+def build_backbone(backbone: str, pretrained: bool = False, img_size=None, in_chans: int = 3,
+                   weights=None, **kw):
+    "`(net, in_features, dim, img_size, feature_fn)` for a name in `BACKBONES` (for `hash_model`)."
+    if not isinstance(backbone, str):
+        raise TypeError(f"backbone must be a name string, one of {BACKBONES}, "
+                        f"got {type(backbone).__name__}.")
+    args = (pretrained, img_size, in_chans, weights)
+    if backbone in VIT_PRESETS: return vit_backbone(backbone, *args, **kw)
+    if backbone.startswith("timm:") and len(backbone) > 5: return timm_backbone(backbone[5:], *args, **kw)
+    if backbone in CNN_FEATURES: return cnn_backbone(backbone, *args, **kw)
+    raise ValueError(f"Unknown backbone {backbone!r}; valid backbones are {', '.join(BACKBONES)} "
+                     "(e.g. 'timm:vit_base_patch16_224.orig_in21k').")
