@@ -32,7 +32,7 @@ def token_groups(num_patches: int, groups: int, token_split: str = "chunk") -> l
 # %% ../nbs/14_transhash.ipynb #0603af03
 def split_bits(bits: int, groups: int = 2, global_bits: int | None = None,
                min_local_bits: int = 4) -> list[int]:
-    "Bits per stream, `[global, local_1, ..., local_K]`, summing to `bits`."
+    "Bits per stream, `[global, local_1, ..., local_G]`, summing to `bits`."
     if bits < 1 or isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError("bits and groups (the number of local streams) must be positive "
                          f"integers, got {bits}, {groups!r}.")
@@ -105,7 +105,6 @@ def forward(self: TransHash, x):
     heads = [self.global_head, *(self.local_heads if self.dual_stream else [])]
     return torch.cat([head(f) for head, f in zip(heads, self.features(x))], dim=1)
 
-# %% ../nbs/14_transhash.ipynb #4961d923
 @patch
 def split(self: TransHash, u):
     "Cut `u` `(B, bits)` into the streams' codes `[u_g, u_l^1, ...]`."

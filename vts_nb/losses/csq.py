@@ -39,12 +39,13 @@ def csq_centers(bits, num_classes, seed=0, faithful=False, tries=1000):
 
 # %% ../../nbs/12_csq.ipynb #4afbe50a
 def label_targets(y, centers, tie_bits, check=True):
-    "±1 target per row of y (B, C): sign of the sum of its classes' centres (C, q), ties -> 2*tie_bits - 1."
+    "±1 target per row of y (B, C): sign of the sum of its classes' centres; ties: 2*tie_bits-1."
     if centers.device != y.device:
-        raise ValueError(f"The loss's centres are on {centers.device} but the labels are on {y.device}; call loss.to(device).")
+        raise ValueError(f"The loss's centres are on {centers.device} but the labels are on "
+                         f"{y.device}; call loss.to(device).")
     if check and (y.sum(1) == 0).any():                                      # a host sync on a GPU
-        raise ValueError(f"{int((y.sum(1) == 0).sum())} label row(s) have no positive entry, so they have no target code; "
-                         "drop unlabelled samples before training.")
+        raise ValueError(f"{int((y.sum(1) == 0).sum())} label row(s) have no positive entry, so "
+                         "they have no target code; drop unlabelled samples before training.")
     z = y @ centers.to(y.dtype)                                             # (B, q) sum of centres
     tie = (2 * tie_bits - 1).to(z.dtype).expand_as(z)                      # (B, q) fixed random ±1
     return torch.where(z > 0, 1., torch.where(z < 0, -1., tie)).to(z.dtype)   # (B, q) in {-1, +1}

@@ -35,16 +35,18 @@ def _init_classifier(bits, num_classes, seed):
 
 # %% ../../nbs/11_greedyhash.ipynb #83442edd
 def class_targets(y, multi_label='argmax', check=True):
-    "Class index per row of `y` (B, C): argmax (lowest-index positive label for multi-hot rows, or raise)."
+    "Class index per row of `y` (B, C): argmax (multi-hot: the lowest-index positive, or raise)."
     npos = (y > 0).sum(1)                                   # (B,) positive labels per row
     if check and (npos == 0).any():                         # a host sync on a GPU
-        raise ValueError(f"GreedyHash needs a class per sample, but {int((npos == 0).sum())} label row(s) have no "
-                         "positive entry; drop unlabelled samples before training.")
+        raise ValueError(f"GreedyHash needs a class per sample, but {int((npos == 0).sum())} "
+                         "label row(s) have no positive entry; drop unlabelled samples before "
+                         "training.")
     if multi_label not in ('argmax', 'raise'):
         raise ValueError(f"multi_label must be 'argmax' or 'raise', got {multi_label!r}.")
     if check and multi_label == 'raise' and (npos > 1).any():
-        raise ValueError("GreedyHash is a single-label method and got multi-hot labels; pass multi_label='argmax' "
-                         "to train on the lowest-index positive label as the VTS code does.")
+        raise ValueError("GreedyHash is a single-label method and got multi-hot labels; pass "
+                         "multi_label='argmax' to train on the lowest-index positive label as "
+                         "the VTS code does.")
     return y.argmax(1)                                      # (B,) long
 
 # %% ../../nbs/11_greedyhash.ipynb #a1860974
