@@ -105,6 +105,7 @@ def forward(self: TransHash, x):
     heads = [self.global_head, *(self.local_heads if self.dual_stream else [])]
     return torch.cat([head(f) for head, f in zip(heads, self.features(x))], dim=1)
 
+# %% ../nbs/14_transhash.ipynb #4961d923
 @patch
 def split(self: TransHash, u):
     "Cut `u` `(B, bits)` into the streams' codes `[u_g, u_l^1, ...]`."

@@ -47,8 +47,7 @@ def label_targets(y, centers, tie_bits, check=True):
         raise ValueError(f"{int((y.sum(1) == 0).sum())} label row(s) have no positive entry, so "
                          "they have no target code; drop unlabelled samples before training.")
     z = y @ centers.to(y.dtype)                                             # (B, q) sum of centres
-    tie = (2 * tie_bits - 1).to(z.dtype).expand_as(z)                      # (B, q) fixed random ±1
-    return torch.where(z > 0, 1., torch.where(z < 0, -1., tie)).to(z.dtype)   # (B, q) in {-1, +1}
+    return torch.where(z == 0, 2 * tie_bits - 1, z.sign()).to(z.dtype)   # (B, q) ±1; ties: 2r - 1
 
 # %% ../../nbs/12_csq.ipynb #91809fab
 class CSQLoss(HashLoss):
