@@ -20,162 +20,193 @@ __all__ = ['token_groups', 'split_bits', 'TransHash', 'transhash_model', 'surrog
 # %% ../nbs/14_transhash.ipynb #f91e2d6f
 def token_groups(num_patches: int, groups: int, token_split: str = "chunk") -> list[int]:
     "Sizes of the `groups` contiguous raster-order groups of `num_patches` patch tokens."
-    if token_split not in ("chunk", "drop"): raise ValueError(f"token_split must be 'chunk' or 'drop', got {token_split!r}.")
+    if token_split not in ("chunk", "drop"):
+        raise ValueError(f"token_split must be 'chunk' or 'drop', got {token_split!r}.")
     if not 1 <= groups <= num_patches:
-        raise ValueError(f"groups={groups} must be between 1 and the number of patches ({num_patches}); "
-                         "use fewer groups or smaller patches.")
-    q, r = divmod(num_patches, groups)
-    return [q] * groups if token_split == "drop" else [q + (k < r) for k in range(groups)]   # first r groups: +1
+        raise ValueError(f"groups={groups} must be between 1 and the number of patches "
+                         f"({num_patches}); use fewer groups or smaller patches.")
+    n, r = divmod(num_patches, groups)
+    if token_split == "drop": return [n] * groups              # the last r patches left out
+    return [n + (k < r) for k in range(groups)]                # the first r groups: one more
 
 # %% ../nbs/14_transhash.ipynb #0603af03
-def split_bits(bits: int, groups: int = 2, global_bits: int | None = None, min_local_bits: int = 4) -> list[int]:
-    "Bits per stream, `[global, local_1, ..., local_K]`, summing to `bits`."
+def split_bits(bits: int, groups: int = 2, global_bits: int | None = None,
+               min_local_bits: int = 4) -> list[int]:
+    "Bits per stream, `[global, local_1, ..., local_G]`, summing to `bits`."
     if bits < 1 or isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"bits and groups (the number of local streams) must be positive integers, got {bits}, {groups!r}.")
-    g = bits - bits // 2 if global_bits is None else global_bits             # ceil(B/2)
-    if not 1 <= g < bits: raise ValueError(f"global_bits={g} must be between 1 and {bits - 1}, leaving bits to the local streams.")
-    local = [(bits - g) // groups + (k < (bits - g) % groups) for k in range(groups)]   # even, first streams +1
-    if min(local) < min_local_bits: raise ValueError(f"bits={bits}, groups={groups} gives local streams of {local} bits; TransHash "
-                                                     f"fails under {min_local_bits} bits a stream (§4.3): use more bits or fewer groups.")
+        raise ValueError("bits and groups (the number of local streams) must be positive "
+                         f"integers, got {bits}, {groups!r}.")
+    g = bits - bits // 2 if global_bits is None else global_bits       # ceil(q/2)
+    if not 1 <= g < bits:
+        raise ValueError(f"global_bits={g} must be between 1 and {bits - 1}, leaving bits to the "
+                         "local streams.")
+    n, r = divmod(bits - g, groups)
+    local = [n + (k < r) for k in range(groups)]                       # even, the first ones +1
+    if min(local) < min_local_bits:
+        raise ValueError(f"bits={bits}, groups={groups} gives local streams of {local} bits; "
+                         f"TransHash fails under {min_local_bits} bits a stream (§4.3): use more "
+                         "bits or fewer groups.")
     return [g] + local
 
 # %% ../nbs/14_transhash.ipynb #7340767f
 class TransHash(nn.Module):
-    "TransHash (§3.1): shared ViT blocks 1..L-1, a global and a local last block, one hash layer per stream."
-    def __init__(self, cfg_or_vit: ViTConfig | VisionTransformer, bits: int, groups: int = 2, global_bits: int | None = None,
-                 min_local_bits: int = 4, token_split: str = "chunk", dual_stream: bool = True, norm: str | None = "imagenet"):
+    "TransHash (§3.1): shared ViT blocks 1..L-1, a global and a local last block, hash layers."
+    def __init__(self, cfg_or_vit: ViTConfig | VisionTransformer, bits: int, groups: int = 2,
+                 global_bits: int | None = None, min_local_bits: int = 4, token_split="chunk",
+                 dual_stream: bool = True, norm: str | None = "imagenet"):
         super().__init__()
         vit = VisionTransformer(cfg_or_vit) if isinstance(cfg_or_vit, ViTConfig) else cfg_or_vit
         if not isinstance(vit, VisionTransformer):
-            raise TypeError(f"TransHash needs a ViTConfig or a vts_nb.vit.VisionTransformer, got {type(vit).__name__}; for timm "
-                            "weights load them first: vit = VisionTransformer(cfg); vit.load_state_dict(timm_model.state_dict()).")
-        if norm is not None and norm not in NORMS: raise ValueError(f"Unknown normalisation {norm!r}; use one of {sorted(NORMS)} or None.")
+            raise TypeError(f"TransHash needs a ViTConfig or a VisionTransformer, not a "
+                            f"{type(vit).__name__}; load timm weights into one (load_state_dict).")
+        if norm is not None and norm not in NORMS:
+            raise ValueError(f"Unknown normalisation {norm!r}; use one of {sorted(NORMS)}, None.")
         if bits < 1: raise ValueError(f"bits must be a positive integer, got {bits}.")
         self.cfg, self.bits, self.dual_stream, self.norm = vit.cfg, bits, dual_stream, norm
-        self.img_size, self.in_chans = vit.cfg.img_size, vit.cfg.in_chans         # as HashModel, for the data helpers
-        self.patch_embed, self.cls_token, self.pos_embed, self.pos_drop = vit.patch_embed, vit.cls_token, vit.pos_embed, vit.pos_drop
-        self.blocks = nn.ModuleList(vit.blocks[:-1])                               # shared blocks 1..L-1 (eq. 2)
-        self.global_block, self.global_norm = vit.blocks[-1], vit.norm            # F^g: the ViT's own last block
-        self.stream_bits = split_bits(bits, groups, global_bits, min_local_bits) if dual_stream else [bits]
-        self.group_sizes = token_groups(self.patch_embed.num_patches, groups, token_split) if dual_stream else []
-        self.groups = len(self.group_sizes)
-        self.global_head = nn.Linear(vit.embed_dim, self.stream_bits[0])          # eq. 3
+        self.img_size, self.in_chans = vit.cfg.img_size, vit.cfg.in_chans   # as HashModel
+        self.patch_embed, self.cls_token = vit.patch_embed, vit.cls_token
+        self.pos_embed, self.pos_drop = vit.pos_embed, vit.pos_drop
+        self.blocks = nn.ModuleList(vit.blocks[:-1])                        # shared blocks 1..L-1
+        self.global_block, self.global_norm = vit.blocks[-1], vit.norm      # F^g: the last block
+        self.stream_bits, self.group_sizes = [bits], []                     # w/o P: one stream
         if dual_stream:
-            self.local_block, self.local_norm = copy.deepcopy(vit.blocks[-1]), copy.deepcopy(vit.norm)   # F^l: one copy
-            self.local_heads = nn.ModuleList([nn.Linear(vit.embed_dim, b) for b in self.stream_bits[1:]])
+            self.stream_bits = split_bits(bits, groups, global_bits, min_local_bits)
+            self.group_sizes = token_groups(self.patch_embed.num_patches, groups, token_split)
+        self.groups = len(self.group_sizes)
+        self.global_head = nn.Linear(vit.embed_dim, self.stream_bits[0])    # eq. 3
+        if dual_stream:                                                     # F^l: one for G groups
+            self.local_block, self.local_norm = copy.deepcopy([vit.blocks[-1], vit.norm])
+            self.local_heads = nn.ModuleList(nn.Linear(vit.embed_dim, n)
+                                             for n in self.stream_bits[1:])
 
 # %% ../nbs/14_transhash.ipynb #c7f8f272
 @patch
 def trunk(self: TransHash, x):
-    "Images `(B, C, H, W)` -> `Z_{L-1}` `(B, N+1, D)` (eq. 1-2)."
+    "Images `(B, C, H, W)` -> `Z_{L-1}` `(B, P+1, D)` (eq. 1-2)."
     z = self.pos_drop(add_cls_and_pos(self.patch_embed(x), self.cls_token, self.pos_embed))
     for blk in self.blocks: z = blk(z)
     return z
 
 @patch
 def features(self: TransHash, x):
-    "Images -> `[f_g, f_l^1, ..., f_l^K]`, each `(B, D)`."
-    z = self.trunk(x)                                                          # Z_{L-1}: (B, N+1, D)
-    feats = [self.global_norm(self.global_block(z)[:, 0])]                    # f_g: class token, (B, D)
+    "Images -> `[f_g, f_l^1, ..., f_l^G]`, each `(B, D)`."
+    z = self.trunk(x)                                                   # Z_{L-1}: (B, P+1, D)
+    feats = [self.global_norm(self.global_block(z)[:, 0])]              # f_g: class token, (B, D)
     if self.dual_stream:
-        cls, patches = z[:, :1], z[:, 1:1 + sum(self.group_sizes)]            # (B, 1, D), (B, n, D)
-        for G in patches.split(self.group_sizes, dim=1):                       # (B, n_k, D), raster order
+        cls, patches = z[:, :1], z[:, 1:1 + sum(self.group_sizes)]      # (B, 1, D), (B, n, D)
+        for G in patches.split(self.group_sizes, dim=1):                # (B, n_k, D), raster order
             feats.append(self.local_norm(self.local_block(torch.cat([cls, G], 1))[:, 0]))   # f_l^k
     return feats
 
 # %% ../nbs/14_transhash.ipynb #52723258
 @patch
 def forward(self: TransHash, x):
-    "Images -> continuous codes `u = [h_g, h_l^1, ..., h_l^K]` `(B, bits)` (eq. 3, concatenated as in eq. 13)."
+    "Images -> raw codes `u = [u_g, u_l^1, ..., u_l^G]` `(B, bits)`: eq. 3, concatenated (eq. 13)."
     heads = [self.global_head, *(self.local_heads if self.dual_stream else [])]
     return torch.cat([head(f) for head, f in zip(heads, self.features(x))], dim=1)
 
+# %% ../nbs/14_transhash.ipynb #4961d923
 @patch
 def split(self: TransHash, u):
-    "Cut `u` `(B, bits)` into the streams' codes `[h_g, h_l^1, ...]`."
+    "Cut `u` `(B, bits)` into the streams' codes `[u_g, u_l^1, ...]`."
     return list(u.split(self.stream_bits, dim=1))
 
 # %% ../nbs/14_transhash.ipynb #e03114fa
-def transhash_model(backbone: str = "vit_tiny", bits: int = 16, groups: int = 2, pretrained: bool = False,
-                    img_size: int | None = None, in_chans: int = 3, weights=None, norm: str | None = "imagenet", **kw) -> TransHash:
-    "TransHash on a named ViT (`VIT_PRESETS`), from scratch or ImageNet-21k (`pretrained`); `kw` -> `TransHash`."
-    if backbone not in VIT_PRESETS: raise ValueError(f"Unknown backbone {backbone!r} for TransHash; choose one of "
-                                                     f"{list(VIT_PRESETS)}, or pass any VisionTransformer to TransHash(vit, bits).")
+def transhash_model(backbone: str = "vit_tiny", bits: int = 16, groups: int = 2,
+                    pretrained: bool = False, img_size: int | None = None, in_chans: int = 3,
+                    weights=None, norm: str | None = "imagenet", **kw) -> TransHash:
+    "TransHash on a named ViT (`VIT_PRESETS`), from scratch or ImageNet-21k (`pretrained`)."
+    if backbone not in VIT_PRESETS:
+        raise ValueError(f"Unknown backbone {backbone!r} for TransHash; choose one of "
+                         f"{list(VIT_PRESETS)}, or pass a VisionTransformer to TransHash.")
     preset, weights_name = VIT_PRESETS[backbone]
-    if pretrained and weights_name is None: raise ValueError(f"There are no pretrained weights for {backbone!r}; use "
-                                                             "pretrained=False or one of 'vts16', 'vts32', 'vit_l32'.")
-    if pretrained and (img_size not in (None, 224) or in_chans != 3): raise ValueError(
-        f"The pretrained weights expect 3-channel 224x224 images, got img_size={img_size}, in_chans={in_chans}.")
-    vit = (load_vit(weights_name, weights=weights) if pretrained else
-           VisionTransformer(preset(in_chans=in_chans, **({} if img_size is None else dict(img_size=img_size)))))
+    if pretrained and weights_name is None:
+        raise ValueError(f"There are no pretrained weights for {backbone!r}; use pretrained=False "
+                         "or one of 'vts16', 'vts32', 'vit_l32'.")
+    if pretrained and (img_size not in (None, 224) or in_chans != 3):
+        raise ValueError(f"The pretrained weights expect 3-channel 224x224 images, got "
+                         f"img_size={img_size}, in_chans={in_chans}.")
+    size = {} if img_size is None else dict(img_size=img_size)
+    vit = (load_vit(weights_name, weights=weights) if pretrained
+           else VisionTransformer(preset(in_chans=in_chans, **size)))
     return TransHash(vit, bits, groups, norm=norm, **kw)
 
 # %% ../nbs/14_transhash.ipynb #f21c67b4
-def surrogate_distance(h: torch.Tensor, max_cos: float = 0.99) -> torch.Tensor:
-    "Eq. 7: `D_S = (b/2)(1 - cos)` for all pairs of rows of `h` `(B, b)` -> `(B, B)`, cos clamped at `max_cos`."
-    hn = F.normalize(h, dim=1)                                   # h / ||h||, (B, b)
-    cos = (hn @ hn.T).clamp(max=max_cos)                         # (B, B)
-    return h.shape[1] / 2 * (1 - cos)
+def surrogate_distance(u: torch.Tensor, max_cos: float = 0.99) -> torch.Tensor:
+    "Eq. 7: `d_S = (q_s/2)(1 - cos)` for all pairs of rows of `u` `(B, q_s)`, cos <= `max_cos`."
+    un = F.normalize(u, dim=1)                                   # u / ||u||, (B, q_s)
+    cos = (un @ un.T).clamp(max=max_cos)                         # (B, B)
+    return u.shape[1] / 2 * (1 - cos)
 
 # %% ../nbs/14_transhash.ipynb #6b555398
-def pair_nll(D: torch.Tensor, s: torch.Tensor, gamma: float, b: int, prob: str = "cauchy") -> torch.Tensor:
-    "-log P(s | D) per pair: eq. 9 (`'cauchy'`, sigma = gamma/(gamma+D)) or `'sigmoid'` (sigma = sigmoid(b/2 - D))."
+def pair_nll(d: torch.Tensor, s: torch.Tensor, gamma: float, bits: int,
+             prob: str = "cauchy") -> torch.Tensor:
+    "-log P(s | d) per pair: eq. 9 (`'cauchy'`: gamma/(gamma+d)) or `'sigmoid'` (bits/2 - d)."
     if prob == "cauchy":
-        return torch.where(s > 0, torch.log1p(D / gamma), torch.log1p(gamma / D))  # = eq. 9, no inf - inf
-    z = b / 2 - D
-    return F.softplus(z) - s * z                                 # -log sigmoid(z) if s else -log(1 - sigmoid(z))
+        return torch.where(s > 0, torch.log1p(d / gamma), torch.log1p(gamma / d))   # eq. 9
+    z = bits / 2 - d
+    return F.softplus(z) - s * z                   # -log sigmoid(z) if s else -log(1 - sigmoid(z))
 
 # %% ../nbs/14_transhash.ipynb #2f00fae0
-def cauchy_quantization(h: torch.Tensor, gamma: float) -> torch.Tensor:
-    "Eq. 10 per code: `log(1 + D(|h|, 1)/gamma)` for `h` `(B, b)` -> `(B,)`."
-    b = h.shape[1]
-    cos = h.abs().sum(1) / (b ** 0.5 * h.norm(dim=1).clamp(min=1e-12))      # cos(|h|, 1), (B,)
-    return torch.log1p(b / 2 * (1 - cos) / gamma)
+def cauchy_quantization(u: torch.Tensor, gamma: float) -> torch.Tensor:
+    "Eq. 10 per code: `log(1 + d_S(|u|, 1)/gamma)` for `u` `(B, q_s)` -> `(B,)`."
+    qs = u.shape[1]
+    cos = u.abs().sum(1) / (qs ** 0.5 * u.norm(dim=1).clamp(min=1e-12))     # cos(|u|, 1), (B,)
+    return torch.log1p(qs / 2 * (1 - cos) / gamma)
 
 # %% ../nbs/14_transhash.ipynb #7b8c76dc
 class TransHashLoss(HashLoss):
-    "Eq. 12: per-stream weighted Cauchy pair loss (eq. 9) + `lam` x Cauchy quantization (eq. 10); call as `loss(u, y, idx)`."
-    pairwise, has_faithful = True, False           # in-batch pairs; no reference code, so no bug to reproduce
-    def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False, seed: int = 0,
-                 groups: int = 2,                  # local streams K, as the model's `groups`
-                 gamma: float | list[float] | None = None,   # Cauchy scale, one or one per stream; None: gamma_per_bit * b
-                 gamma_per_bit: float = 0.25,      # r in gamma_b = r b
-                 lam: float = 0.1,                 # weight of the quantization term
-                 quantization: bool = True,        # False: the "w/o Q" ablation
-                 prob: str = "cauchy",             # 'sigmoid': the "w/o C" ablation
-                 max_cos: float = 0.99,            # clamp on cos in D_S (eq. 7)
-                 diagonal: bool = False,           # also count the B self-pairs (i, i), as DCH does
+    "Eq. 12: per stream, weighted Cauchy pair loss (eq. 9) + `lam` x Cauchy quantization (eq. 10)."
+    pairwise, has_faithful = True, False   # in-batch pairs; no reference code, so no faithful mode
+    def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False,
+                 seed: int = 0, groups: int = 2,   # groups: local streams G, as the model's
+                 gamma: float | list[float] | None = None,   # one, or one per stream; None: r q_s
+                 gamma_per_bit: float = 0.25,    # r in gamma = r q_s
+                 lam: float = 0.1,               # weight of the quantization term
+                 quantization: bool = True,      # False: the "w/o Q" ablation
+                 prob: str = "cauchy",           # 'sigmoid': the "w/o C" ablation
+                 max_cos: float = 0.99,          # clamp on cos in d_S (eq. 7)
+                 diagonal: bool = False,         # True: also the B pairs (i, i), as DCH
                  global_bits: int | None = None, min_local_bits: int = 4,   # as the model's
-                 dual_stream: bool = True):        # False: one stream with every bit, the "w/o P" ablation
+                 dual_stream: bool = True):      # False: one stream with every bit, "w/o P"
         super().__init__(bits, num_classes, num_train, faithful, seed)
-        self.stream_bits = split_bits(bits, groups, global_bits, min_local_bits) if dual_stream else [bits]
-        gammas = ([gamma_per_bit * b for b in self.stream_bits] if gamma is None else            # gamma_b = r b
-                  [float(gamma)] * len(self.stream_bits) if isinstance(gamma, (int, float)) else [float(g) for g in gamma])
+        self.stream_bits = ([bits] if not dual_stream
+                            else split_bits(bits, groups, global_bits, min_local_bits))
+        gammas = ([gamma_per_bit * n for n in self.stream_bits] if gamma is None
+                  else [float(gamma)] * len(self.stream_bits) if isinstance(gamma, (int, float))
+                  else [float(g) for g in gamma])
         if len(gammas) != len(self.stream_bits) or min(gammas) <= 0:
-            raise ValueError(f"gamma must be positive, one number or one per stream ({len(self.stream_bits)} streams: "
-                             f"{self.stream_bits}); got {gammas}.")
+            raise ValueError(f"gamma must be positive, one number or one per stream "
+                             f"({len(self.stream_bits)} streams: {self.stream_bits}); "
+                             f"got {gammas}.")
         if prob not in ("cauchy", "sigmoid"):
-            raise ValueError(f"prob must be 'cauchy' (TransHash) or 'sigmoid' (the 'w/o C' ablation), got {prob!r}.")
-        self.gammas, self.lam, self.quantization, self.prob, self.max_cos, self.diagonal = gammas, lam, quantization, prob, max_cos, diagonal
-
-    def extra_repr(self):
-        return (super().extra_repr() + f", stream_bits={self.stream_bits}, gammas={self.gammas}, lam={self.lam}, "
-                f"quantization={self.quantization}, prob={self.prob!r}, diagonal={self.diagonal}")
+            raise ValueError("prob must be 'cauchy' (TransHash) or 'sigmoid' (the 'w/o C' "
+                             f"ablation), got {prob!r}.")
+        self.gammas, self.lam, self.quantization, self.prob = gammas, lam, quantization, prob
+        self.max_cos, self.diagonal = max_cos, diagonal
 
 # %% ../nbs/14_transhash.ipynb #c70a0ee9
 @patch
-def terms(self: TransHashLoss, u: torch.Tensor, y: torch.Tensor, idx: torch.Tensor | None = None) -> dict:
-    "Per-stream pairwise (`'pair'`) and quantization (`'quant'`) terms, lists of scalars `[global, local_1, ...]`."
+def terms(self: TransHashLoss, u: torch.Tensor, y: torch.Tensor, idx=None) -> dict:
+    "Per-stream pair (`'pair'`) and quantization (`'quant'`) terms: `[global, local_1, ...]`."
     y, idx = self.check(u, y, idx)                                    # y as u.dtype
-    s = pairwise_similarity(y, y)                                     # s_ij = 1[y_i . y_j > 0], (B, B)
-    mask = None if self.diagonal else 1 - torch.eye(len(s), dtype=s.dtype, device=s.device)   # pairs i != j
+    s = pairwise_similarity(y, y)                                 # s_ij = 1[y_i . y_j > 0], (B, B)
+    off = 1 - torch.eye(len(s), dtype=s.dtype, device=s.device)        # pairs i != j
+    mask = None if self.diagonal else off
     pair, quant = [], []
-    for h, b, g in zip(u.split(self.stream_bits, dim=1), self.stream_bits, self.gammas):
-        pair.append(balanced_mean(pair_nll(surrogate_distance(h, self.max_cos), s, g, b, self.prob), s, mask))  # eq. 9, 5, 7
-        quant.append(cauchy_quantization(h, g).mean())                # eq. 10, mean over the batch
+    for us, qs, g in zip(u.split(self.stream_bits, dim=1), self.stream_bits, self.gammas):
+        nll = pair_nll(surrogate_distance(us, self.max_cos), s, g, qs, self.prob)   # eq. 7, 9
+        pair.append(balanced_mean(nll, s, mask))                      # eq. 5: weighted mean
+        quant.append(cauchy_quantization(us, g).mean())               # eq. 10, mean over the batch
     return dict(pair=pair, quant=quant)
 
 @patch
-def forward(self: TransHashLoss, u: torch.Tensor, y: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
+def forward(self: TransHashLoss, u: torch.Tensor, y: torch.Tensor, idx=None) -> torch.Tensor:
     t = self.terms(u, y, idx)
     return sum(t["pair"]) + (self.lam * sum(t["quant"]) if self.quantization else 0)   # eq. 12
+
+@patch
+def extra_repr(self: TransHashLoss) -> str:
+    return (super(TransHashLoss, self).extra_repr() + f", stream_bits={self.stream_bits}, "
+            f"gammas={self.gammas}, lam={self.lam}, quantization={self.quantization}, "
+            f"prob={self.prob!r}, diagonal={self.diagonal}")

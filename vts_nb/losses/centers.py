@@ -12,59 +12,65 @@ from ..metrics import hamming_distance
 
 # %% ../../nbs/a9_hash_centers.ipynb #5d78cc39
 def balanced_codes(n, bits, num_neg=None, generator=None):
-    "`n` random ±1 codes of length `bits`, each with exactly `num_neg` (default bits//2) entries -1 at random positions."
+    "`n` random ±1 codes of length `bits`, each with exactly `num_neg` (default bits//2) -1s."
     num_neg = bits // 2 if num_neg is None else num_neg
-    neg = torch.rand(n, bits, generator=generator).argsort(1)[:, :num_neg]    # (n, num_neg) random positions
+    neg = torch.rand(n, bits, generator=generator).argsort(1)[:, :num_neg]  # (n, num_neg) places
     return torch.ones(n, bits).scatter_(1, neg, -1.)                          # (n, bits)
 
 # %% ../../nbs/a9_hash_centers.ipynb #fa42b604
-def separated_codes(n, bits, existing=None, num_neg=None, min_dist=None, tries=1000, generator=None, what='codes'):
-    "Add `n` random balanced codes one at a time, each > `min_dist` (default bits/4) Hamming from all codes so far."
+def separated_codes(n, bits, existing=None, num_neg=None, min_dist=None, tries=1000,
+                    generator=None, what='codes'):
+    "Add `n` random balanced codes one at a time, each > `min_dist` (bits/4) from all so far."
     min_dist = bits / 4 if min_dist is None else min_dist
-    codes = torch.empty(0, bits) if existing is None else existing.clone()    # (m, bits) codes so far
+    codes = torch.empty(0, bits) if existing is None else existing.clone()  # (m, bits) so far
     m0, unmet = len(codes), 0
     for _ in range(n):
-        cand = balanced_codes(tries, bits, num_neg, generator)                # (tries, bits) candidates
-        D = hamming_distance(cand, codes).float() if len(codes) else torch.full((tries, 1), float(bits))   # (tries, m)
+        cand = balanced_codes(tries, bits, num_neg, generator)               # (tries, bits)
+        D = (hamming_distance(cand, codes).float() if len(codes)
+             else torch.full((tries, 1), float(bits)))                        # (tries, m)
         dmin, dmean = D.min(1).values, D.mean(1)                              # (tries,), (tries,)
         ok = dmin > min_dist
-        if ok.any(): best = torch.where(ok, dmean, -1.).argmax()              # far enough: farthest on average
-        else: best, unmet = (dmin * (bits + 1) + dmean).argmax(), unmet + 1   # none: farthest nearest neighbour
+        if ok.any(): best = torch.where(ok, dmean, -1.).argmax()    # far enough: farthest on mean
+        else: best, unmet = (dmin * (bits + 1) + dmean).argmax(), unmet + 1  # farthest nearest
         codes = torch.cat([codes, cand[best:best + 1]])
     if unmet:
         D = hamming_distance(codes, codes)[~torch.eye(len(codes), dtype=torch.bool)]
-        warnings.warn(f"{unmet} of {n} random {what} could not be placed more than {min_dist:g} bits from all others "
-                      f"({bits} bits, {len(codes)} in all); kept the farthest candidate each time (minimum distance now "
-                      f"{D.min().item():g}). More bits or fewer classes give the {what} more room.")
-    return codes[m0:]                                                         # (n, bits) the new codes
+        warnings.warn(f"{unmet} of {n} random {what} could not be placed more than {min_dist:g} "
+                      f"bits from all others ({bits} bits, {len(codes)} in all); kept the "
+                      f"farthest candidate each time (minimum distance now {D.min().item():g}). "
+                      f"More bits or fewer classes give the {what} more room.")
+    return codes[m0:]                                                     # (n, bits) the new codes
 
 # %% ../../nbs/a9_hash_centers.ipynb #1f40eae5
 def _pair_stats(T):
     "Minimum and mean Hamming distance over all pairs of rows of T (n, q)."
     if len(T) < 2: return float('inf'), float('inf')
     D = hamming_distance(T, T).float()
-    d = D[torch.triu(torch.ones_like(D, dtype=torch.bool), 1)]               # (n(n-1)/2,) pair distances
+    d = D[torch.triu(torch.ones_like(D, dtype=torch.bool), 1)]         # (n(n-1)/2,) pair distances
     return d.min().item(), d.mean().item()
 
 def _centers_ok(T):
-    "The reference's selection criterion: over all pairs of centres, min Hamming > q/4 and mean >= q/2."
+    "The reference's selection criterion over all pairs of centres: min d_H > q/4, mean >= q/2."
     dmin, dmean = _pair_stats(T)
     return dmin > T.shape[1] / 4 and dmean >= T.shape[1] / 2
 
 # %% ../../nbs/a9_hash_centers.ipynb #5fb18c3a
 def reference_redraw(T, n, generator=None, rounds=20):
-    "The reference's random centres: append `n` balanced rows to T (m, q), redrawn up to `rounds` times until `_centers_ok`; the last draw is kept."
-    for _ in range(rounds):
+    "The reference's random centres: `n` balanced rows after T (m, q), redrawn <= `rounds` times."
+    for _ in range(rounds):                                               # until `_centers_ok`
         R = torch.cat([T, balanced_codes(n, T.shape[1], generator=generator)])  # (m + n, q)
         if _centers_ok(R): break
-    return R
+    return R                                                      # the last draw, passed or not
 
 # %% ../../nbs/a9_hash_centers.ipynb #9cfa1198
 def complete_centers(T, num_classes, generator=None, faithful=False, tries=1000):
-    "Extend centres T (m, q) to `num_classes` rows with random balanced codes: the reference's redraw if `faithful`, else separated."
+    "Extend centres T (m, q) to `num_classes` rows: the reference's redraw, or separated codes."
     n, bits = num_classes - len(T), T.shape[1]                              # centres still missing
     if n == 0: return T
     if faithful: return reference_redraw(T, n, generator)
-    T = torch.cat([T, separated_codes(n, bits, existing=T, tries=tries, generator=generator, what='CSQ centres')])
-    if _pair_stats(T)[1] < bits / 2: warnings.warn(f"CSQ centres: mean pairwise Hamming distance below {bits / 2:g}.")
+    new = separated_codes(n, bits, existing=T, tries=tries, generator=generator,
+                          what='CSQ centres')
+    T = torch.cat([T, new])
+    if _pair_stats(T)[1] < bits / 2:
+        warnings.warn(f"CSQ centres: mean pairwise Hamming distance below {bits / 2:g}.")
     return T                                                                # (C, q)

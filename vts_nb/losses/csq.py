@@ -18,44 +18,50 @@ def is_power_of_2(n):
     return n >= 1 and n & (n - 1) == 0
 
 def hadamard(n):
-    "Sylvester Hadamard matrix H_n (n a power of 2) as a float ±1 tensor (n, n), from `scipy.linalg.hadamard`."
-    if not is_power_of_2(n): raise ValueError(f"A Sylvester Hadamard matrix needs n to be a power of 2, got n={n}.")
-    return torch.from_numpy(scipy.linalg.hadamard(n)).float()                               # (n, n) in {-1, +1}
+    "Sylvester Hadamard matrix H_n (n a power of 2), a float ±1 tensor (n, n), from scipy."
+    if not is_power_of_2(n):
+        raise ValueError(f"A Sylvester Hadamard matrix needs n to be a power of 2, got n={n}.")
+    return torch.from_numpy(scipy.linalg.hadamard(n)).float()         # (n, n) in {-1, +1}
 
 # %% ../../nbs/12_csq.ipynb #59265787
 def csq_centers(bits, num_classes, seed=0, faithful=False, tries=1000):
-    "CSQ hash centres (num_classes, bits) in ±1: Hadamard rows [H; -H] first, random balanced codes for the rest."
-    if is_power_of_2(bits): T = torch.cat([hadamard(bits), -hadamard(bits)])[:num_classes]   # (min(C, 2q), q)
+    "CSQ hash centres (num_classes, bits), ±1: Hadamard rows [H; -H], then random balanced codes."
+    if is_power_of_2(bits):
+        T = torch.cat([hadamard(bits), -hadamard(bits)])[:num_classes]    # (min(C, 2q), q)
     elif faithful:
-        raise ValueError(f"faithful=True reproduces the VTS code, which builds CSQ centres from a Hadamard matrix and "
-                         f"crashes when bits={bits} is not a power of 2 (VTS issue #4). Use bits in 16/32/64, or "
-                         "faithful=False for random balanced centres.")
-    else: T = torch.empty(0, bits)                                            # no Hadamard rows: all random
-    return complete_centers(T, num_classes, torch.Generator().manual_seed(seed), faithful, tries)   # (C, q)
+        raise ValueError(f"faithful=True reproduces the VTS code, which builds CSQ centres from a "
+                         f"Hadamard matrix and crashes when bits={bits} is not a power of 2 "
+                         "(VTS issue #4). Use bits in 16/32/64, or faithful=False for random "
+                         "balanced centres.")
+    else: T = torch.empty(0, bits)                                # no Hadamard rows: all random
+    g = torch.Generator().manual_seed(seed)
+    return complete_centers(T, num_classes, g, faithful, tries)          # (C, q)
 
 # %% ../../nbs/12_csq.ipynb #4afbe50a
 def label_targets(y, centers, tie_bits, check=True):
-    "±1 target per row of y (B, C): sign of the sum of its classes' centres (C, q), ties -> 2*tie_bits - 1."
+    "±1 target per row of y (B, C): sign of the sum of its classes' centres; ties: 2*tie_bits-1."
     if centers.device != y.device:
-        raise ValueError(f"The loss's centres are on {centers.device} but the labels are on {y.device}; call loss.to(device).")
+        raise ValueError(f"The loss's centres are on {centers.device} but the labels are on "
+                         f"{y.device}; call loss.to(device).")
     if check and (y.sum(1) == 0).any():                                      # a host sync on a GPU
-        raise ValueError(f"{int((y.sum(1) == 0).sum())} label row(s) have no positive entry, so they have no target code; "
-                         "drop unlabelled samples before training.")
-    z = y @ centers.to(y.dtype)                                               # (B, q) sum of centres
-    tie = (2 * tie_bits - 1).to(z.dtype).expand_as(z)                         # (B, q) fixed random ±1
-    return torch.where(z > 0, 1., torch.where(z < 0, -1., tie)).to(z.dtype)   # (B, q) in {-1, +1}
+        raise ValueError(f"{int((y.sum(1) == 0).sum())} label row(s) have no positive entry, so "
+                         "they have no target code; drop unlabelled samples before training.")
+    z = y @ centers.to(y.dtype)                                             # (B, q) sum of centres
+    return torch.where(z == 0, 2 * tie_bits - 1, z.sign()).to(z.dtype)   # (B, q) ±1; ties: 2r - 1
 
 # %% ../../nbs/12_csq.ipynb #91809fab
 class CSQLoss(HashLoss):
-    "CSQ: bitwise BCE of sigma(2u) = (tanh(u)+1)/2 towards the label's hash centre + lam * mean (|tanh u| - 1)^2."
-    has_faithful = True   # the Hadamard crash at 48 bits, unselected random centres, the literal BCE
+    "CSQ: bitwise BCE of sigma(2u) = (tanh u + 1)/2 towards the label's centre + lam (|h|-1)^2."
+    has_faithful = True   # the Hadamard crash at 48 bits, unselected random centres, literal BCE
     def __init__(self, bits, num_classes, num_train, faithful=False, seed=0, lam=1e-4, tries=1000):
         super().__init__(bits, num_classes, num_train, faithful, seed)
         if bits < 2 or bits % 2:
-            raise ValueError(f"CSQ needs an even number of bits >= 2 (hash centres are balanced ±1 codes), got bits={bits}.")
+            raise ValueError(f"CSQ needs an even number of bits >= 2 (hash centres are balanced "
+                             f"±1 codes), got bits={bits}.")
         self.lam = lam
-        T = csq_centers(bits, num_classes, seed, self.faithful, tries)                      # (C, q)
-        r = torch.randint(0, 2, (bits,), generator=torch.Generator().manual_seed(seed + 1))  # (q,) tie bits
+        T = csq_centers(bits, num_classes, seed, self.faithful, tries)              # (C, q)
+        g = torch.Generator().manual_seed(seed + 1)
+        r = torch.randint(0, 2, (bits,), generator=g)                               # (q,) tie bits
         self.register_buffer('centers', T)
         self.register_buffer('tie_bits', r)
 
@@ -63,8 +69,8 @@ class CSQLoss(HashLoss):
         y, idx = self.check(u, y, idx)
         t = label_targets(y, self.centers, self.tie_bits, self.check_values)   # (B, q) ±1
         h = torch.tanh(u)                                            # (B, q)
-        if self.faithful: central = F.binary_cross_entropy((h + 1) / 2, (t + 1) / 2)    # literal reference form
-        else: central = F.binary_cross_entropy_with_logits(2 * u, (t + 1) / 2)          # (tanh u + 1)/2 = sigma(2u)
+        if self.faithful: central = F.binary_cross_entropy((h + 1) / 2, (t + 1) / 2)  # literal
+        else: central = F.binary_cross_entropy_with_logits(2 * u, (t + 1) / 2)  # stable form
         quant = (h.abs() - 1).pow(2).mean()                          # mean_ik (|h_ik| - 1)^2
         return central + self.lam * quant
 

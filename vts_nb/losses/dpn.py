@@ -14,32 +14,37 @@ from .csq import label_targets
 
 # %% ../../nbs/13_dpn.ipynb #56d2c304
 def dpn_targets(bits, num_classes, seed=0, faithful=False, p=0.5, tries=1000):
-    "DPN class targets (num_classes, bits) in ±1 with floor(p*bits) entries -1 each; separated unless `faithful`."
-    num_neg = int(p * bits)                                                # exactly floor(p q) bits are -1
+    "DPN class targets (num_classes, bits), ±1 with floor(p*bits) -1s; separated unless faithful."
+    num_neg = int(p * bits)                                    # exactly floor(p q) bits are -1
     if not 0 < num_neg < bits:
-        raise ValueError(f"p*bits must leave at least one -1 and one +1 bit per target; got p={p}, bits={bits} "
-                         f"(floor(p*bits)={num_neg}).")
+        raise ValueError(f"p*bits must leave at least one -1 and one +1 bit per target; "
+                         f"got p={p}, bits={bits} (floor(p*bits)={num_neg}).")
     g = torch.Generator().manual_seed(seed)
-    if faithful: return balanced_codes(num_classes, bits, num_neg, g)     # (C, q): one plain random draw
-    return separated_codes(num_classes, bits, num_neg=num_neg, tries=tries, generator=g, what='DPN targets')  # (C, q)
+    if faithful: return balanced_codes(num_classes, bits, num_neg, g)    # (C, q): one plain draw
+    return separated_codes(num_classes, bits, num_neg=num_neg, tries=tries, generator=g,
+                           what='DPN targets')                                  # (C, q)
 
 # %% ../../nbs/13_dpn.ipynb #311f240a
 class DPNLoss(HashLoss):
-    "DPN polarization loss: mean over bits of max(margin - u * t, 0) with t the ±1 target code of each label."
+    "DPN polarization loss: mean over bits of max(margin - u t, 0), t the ±1 target of each label."
     has_faithful = True   # targets from one plain random draw, no check that classes differ
-    def __init__(self, bits, num_classes, num_train, faithful=False, seed=0, margin=1.0, p=0.5, tries=1000):
+    def __init__(self, bits, num_classes, num_train, faithful=False, seed=0, margin=1.0, p=0.5,
+                 tries=1000):
         super().__init__(bits, num_classes, num_train, faithful, seed)
-        if bits < 2: raise ValueError(f"DPN needs bits >= 2 (a target code with both -1 and +1 bits), got bits={bits}.")
+        if bits < 2:
+            raise ValueError(f"DPN needs bits >= 2 (a target code with both -1 and +1 bits), "
+                             f"got bits={bits}.")
         if margin <= 0: raise ValueError(f"margin must be positive, got {margin}.")
         self.margin, self.p = margin, p
-        T = dpn_targets(bits, num_classes, seed, self.faithful, p, tries)                  # (C, q)
-        r = torch.randint(0, 2, (bits,), generator=torch.Generator().manual_seed(seed + 1))  # (q,) tie bits
+        T = dpn_targets(bits, num_classes, seed, self.faithful, p, tries)               # (C, q)
+        g = torch.Generator().manual_seed(seed + 1)
+        r = torch.randint(0, 2, (bits,), generator=g)                           # (q,) tie bits
         self.register_buffer('targets', T)
         self.register_buffer('tie_bits', r)
 
     def forward(self, u, y, idx=None):   # u: (B, q) raw head output, y: (B, C) labels
         y, idx = self.check(u, y, idx)
         t = label_targets(y, self.targets, self.tie_bits, self.check_values)   # (B, q) ±1
-        return F.relu(self.margin - u * t).mean()                    # mean_ik max(m - u_ik t_ik, 0)
+        return F.relu(self.margin - u * t).mean()                # mean_ik max(m - u_ik t_ik, 0)
 
     def extra_repr(self): return super().extra_repr() + f", margin={self.margin}, p={self.p}"

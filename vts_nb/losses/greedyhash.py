@@ -14,9 +14,10 @@ from .core import HashLoss
 
 # %% ../../nbs/11_greedyhash.ipynb #ec9293ed
 class SignSTE(torch.autograd.Function):
-    "b = sgn(u) with sgn(0) := +1 in the forward pass; the gradient passes straight through (identity) backward."
+    "b = sgn(u), sgn(0) := +1, forward; the gradient passes straight through (identity) backward."
     @staticmethod
-    def forward(ctx, u): return torch.where(u >= 0, torch.ones_like(u), -torch.ones_like(u))  # (B, q) in {-1, +1}
+    def forward(ctx, u):                                       # (B, q) in {-1, +1}
+        return torch.where(u >= 0, torch.ones_like(u), -torch.ones_like(u))
     @staticmethod
     def backward(ctx, grad_b): return grad_b                   # dL/du := dL/db
 
@@ -26,7 +27,7 @@ def sign_ste(u):
 
 # %% ../../nbs/11_greedyhash.ipynb #aea9d7db
 def _init_classifier(bits, num_classes, seed):
-    "Bias-free Linear(bits -> num_classes) with PyTorch's default init U(-1/sqrt(q), 1/sqrt(q)), drawn from `seed`."
+    "Bias-free Linear(bits -> num_classes), PyTorch's default U(-1/sqrt(q), 1/sqrt(q)), seeded."
     fc = nn.Linear(bits, num_classes, bias=False)
     g, bound = torch.Generator().manual_seed(seed), 1 / math.sqrt(bits)
     with torch.no_grad(): fc.weight.uniform_(-bound, bound, generator=g)   # W: (C, q)
@@ -34,30 +35,35 @@ def _init_classifier(bits, num_classes, seed):
 
 # %% ../../nbs/11_greedyhash.ipynb #83442edd
 def class_targets(y, multi_label='argmax', check=True):
-    "Class index per row of `y` (B, C): argmax (lowest-index positive label for multi-hot rows, or raise)."
+    "Class index per row of `y` (B, C): argmax (multi-hot: the lowest-index positive, or raise)."
     npos = (y > 0).sum(1)                                   # (B,) positive labels per row
     if check and (npos == 0).any():                         # a host sync on a GPU
-        raise ValueError(f"GreedyHash needs a class per sample, but {int((npos == 0).sum())} label row(s) have no "
-                         "positive entry; drop unlabelled samples before training.")
+        raise ValueError(f"GreedyHash needs a class per sample, but {int((npos == 0).sum())} "
+                         "label row(s) have no positive entry; drop unlabelled samples before "
+                         "training.")
     if multi_label not in ('argmax', 'raise'):
         raise ValueError(f"multi_label must be 'argmax' or 'raise', got {multi_label!r}.")
     if check and multi_label == 'raise' and (npos > 1).any():
-        raise ValueError("GreedyHash is a single-label method and got multi-hot labels; pass multi_label='argmax' "
-                         "to train on the lowest-index positive label as the VTS code does.")
+        raise ValueError("GreedyHash is a single-label method and got multi-hot labels; pass "
+                         "multi_label='argmax' to train on the lowest-index positive label as "
+                         "the VTS code does.")
     return y.argmax(1)                                      # (B,) long
 
 # %% ../../nbs/11_greedyhash.ipynb #a1860974
 class GreedyHashLoss(HashLoss):
-    "GreedyHash: cross-entropy of a linear classifier on straight-through sign codes + alpha * mean| |u|-1 |^3."
+    "GreedyHash: cross-entropy of a linear classifier on straight-through codes + alpha ||u|-1|^3."
     has_faithful = True   # the classifier W the VTS optimizer never trains
-    def __init__(self, bits, num_classes, num_train, faithful=False, seed=0, alpha=0.1, multi_label='argmax'):
+    def __init__(self, bits, num_classes, num_train, faithful=False, seed=0, alpha=0.1,
+                 multi_label='argmax'):
         super().__init__(bits, num_classes, num_train, faithful, seed)
-        if num_classes < 2: raise ValueError(f"GreedyHash classifies into num_classes >= 2 classes, got {num_classes}.")
+        if num_classes < 2:
+            raise ValueError(f"GreedyHash classifies into num_classes >= 2 classes, got "
+                             f"{num_classes}.")
         if multi_label not in ('argmax', 'raise'):
             raise ValueError(f"multi_label must be 'argmax' or 'raise', got {multi_label!r}.")
         self.alpha, self.multi_label = alpha, multi_label
         self.classifier = _init_classifier(bits, num_classes, seed)   # W: (C, q)
-        self.classifier.weight.requires_grad_(not self.faithful)      # faithful: W frozen at its random init (VTS bug)
+        self.classifier.weight.requires_grad_(not self.faithful)    # faithful: W frozen (VTS)
 
     def forward(self, u, y, idx=None):   # u: (B, q) raw head output, y: (B, C) labels
         y, idx = self.check(u, y, idx)
@@ -67,4 +73,5 @@ class GreedyHashLoss(HashLoss):
         quant = (u.abs() - 1).abs().pow(3).mean()              # mean_ik | |u_ik| - 1 |^3
         return ce + self.alpha * quant
 
-    def extra_repr(self): return super().extra_repr() + f", alpha={self.alpha}, multi_label={self.multi_label!r}"
+    def extra_repr(self):
+        return super().extra_repr() + f", alpha={self.alpha}, multi_label={self.multi_label!r}"
