@@ -155,11 +155,10 @@ def train_run(cfg: RunConfig, out, fresh: bool = False, device=None, progress: b
                     f"{len(split.query)}, database {len(split.database)}), {precision} -> {out}")
         try:
             write_start(out, cfg, split)
-            history = fit(model, loss, split, epochs=cfg.epochs, lr=cfg.lr, ckpt=ckpt,
-                          seed=cfg.seed, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
-                          device=device, eval_every=cfg.eval_every, topk=cfg.topk or split.topk,
-                          progress=progress, precision=precision, compile=cfg.compile,
-                          ckpt_every=cfg.ckpt_every)
+            same = "epochs lr seed batch_size weight_decay eval_every compile ckpt_every".split()
+            history = fit(model, loss, split, ckpt=ckpt, device=device, progress=progress,
+                          topk=cfg.topk or split.topk, precision=precision,
+                          **{k: getattr(cfg, k) for k in same})
         except BaseException:
             if not ckpt.exists(): settle_aside(out, keep_new=False)   # no checkpoint: old run back
             raise
