@@ -142,7 +142,7 @@ def build_parser() -> Parser:
     for flag in ("--dataset", "--data-root", "--image-root", "--recipe", "--weights"):
         r.add_argument(flag, help="as in train")
     for flag, kind in (("--epochs", int), ("--lr", float), ("--batch-size", int),
-                       ("--seed", int)):
+                       ("--seed", int), ("--ckpt-every", int)):
         r.add_argument(flag, type=kind, help="as in train, for every cell")
     r.add_argument("--eval-every", type=_int_or("end"), help="as in train")
     r.add_argument("--pretrained", action=argparse.BooleanOptionalAction, help="as in train")
@@ -329,7 +329,7 @@ def reproduce(args):
     from vts_nb.reproduce import (grid_configs, grid_commands, gpu_slots, parse_list, run_grid,
                                   TABLE_MD)
     shared = ("dataset", "data_root", "image_root", "weights", "epochs", "lr", "batch_size",
-              "seed", "eval_every", "pretrained")
+              "seed", "eval_every", "pretrained", "ckpt_every")
     common = {k: getattr(args, k) for k in shared if getattr(args, k) is not None}
     if common.get("eval_every") == "end": common["eval_every"] = None
     if args.option: common["options"] = dict(args.option)
