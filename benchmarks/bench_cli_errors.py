@@ -60,6 +60,12 @@ def fixtures(tmp: Path) -> dict:
     save_file({k: (v * 100).long() for k, v in model.state_dict().items()}, f["int64"] / "model.safetensors")
     (f["shape"] / "model.safetensors").unlink()
     save_checkpoint(f["shape"] / "checkpoint.pt", model={"w": torch.zeros(3)}, loss={}, optimizer={}, epoch=0)
+    good = torch.load(f["run"] / "checkpoint.pt", weights_only=True)
+    fifty_one = [good["history"][0] | dict(epoch=e) for e in range(51)]
+    for name, change in (("claims51", dict(epoch=50, history=fifty_one)), ("junk", dict(history=[{"epoch": 7}]))):
+        f[name] = copy(name)                                   # unfinished: a checkpoint, no weights file
+        (f[name] / "model.safetensors").unlink()
+        save_checkpoint(f[name] / "checkpoint.pt", **(good | change))
     assert main(["index", str(f["stale"]), str(f["pngs"]), "--out", str(tmp / "stale.st")]) == 0
     with torch.no_grad():
         for p in model.parameters(): p.add_(1e-3)
@@ -120,6 +126,7 @@ def cases(f: dict, tmp: Path) -> tuple[list, list]:
         ("--batch-size 0", ("train", "--batch-size", 0, "--out", new)),
         ("--weight-decay 1e38", ("train", "--weight-decay", "1e38", "--out", new)),
         ("--lr 1e38", ("train", "--lr", "1e38", "--out", new)),
+        ("--ckpt-every 0", ("train", "--ckpt-every", 0, "--out", new)),
         ("--fresh on another project's folder", ("train", "--fresh", "--out", f["foreign"])),
         ("foreign weights in --out", ("train", "--out", f["weights_only"])),
         ("eval: not a run folder", ("eval", tmp)),
@@ -151,6 +158,8 @@ def cases(f: dict, tmp: Path) -> tuple[list, list]:
     after = [  # only the model can answer these
         ("eval: int64 weights", ("eval", f["int64"])),
         ("eval: checkpoint of the wrong shape", ("eval", f["shape"])),
+        ("eval: checkpoint claims epoch 51 of 1", ("eval", f["claims51"])),
+        ("resume: checkpoint with junk history", ("train", "--out", f["junk"])),
         ("search: index made with other weights", ("search", tmp / "stale.st", png, "--png", tmp / "s.png")),
         ("a timm model that is not a ViT", ("train", "--backbone", "timm:resnet18", "--img-size", 64, "--out", new)),
         ("an unknown timm model", ("train", "--backbone", "timm:no_such_vit", "--out", new)),

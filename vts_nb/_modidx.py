@@ -20,6 +20,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                             'vts_nb.cli.index': ('a6_cli.html#index', 'vts_nb/cli.py'),
                             'vts_nb.cli.main': ('a6_cli.html#main', 'vts_nb/cli.py'),
                             'vts_nb.cli.one_line': ('a6_cli.html#one_line', 'vts_nb/cli.py'),
+                            'vts_nb.cli.recipe_help': ('a6_cli.html#recipe_help', 'vts_nb/cli.py'),
                             'vts_nb.cli.reproduce': ('a6_cli.html#reproduce', 'vts_nb/cli.py'),
                             'vts_nb.cli.run_files': ('a6_cli.html#run_files', 'vts_nb/cli.py'),
                             'vts_nb.cli.search': ('a6_cli.html#search', 'vts_nb/cli.py'),

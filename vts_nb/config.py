@@ -138,6 +138,7 @@ class RunConfig:
     precision: str = "auto"              # auto (bf16/fp16 on a GPU, fp32 on CPU), fp32, bf16, fp16
     fused_attention: bool = True         # fused SDPA attention; False: the VTS code's manual one
     compile: bool = False                # torch.compile the model (long GPU runs; takes a minute)
+    ckpt_every: int = 1                  # write the checkpoint every N epochs and after the last
 
 # %% ../nbs/a11_config.ipynb #bf6b38c9
 RECIPES = {"short": dict(epochs=20, lr=None, batch_size=32, weight_decay=0., eval_every=5),
@@ -180,7 +181,8 @@ DEVICE = re.compile(r"cpu|mps|cuda(:\d{1,3})?")
 BOUNDS = dict(bits=Range(int, 1, 4096), img_size=Range(int, 8, 1024), epochs=Range(int, 1, 10_000),
               batch_size=Range(int, 1, 4096), eval_every=Range(int, 1, 10_000),
               topk=Range(int, 1, 10**7), seed=Range(int, 0, 2**32 - 1),
-              lr=Range(float, 0, 1, open_low=True), weight_decay=Range(float, 0, 1))
+              lr=Range(float, 0, 1, open_low=True), weight_decay=Range(float, 0, 1),
+              ckpt_every=Range(int, 1, 10_000))
 NONE_MEANS = dict(pool="'all'", weights="the hub's weights", image_root="the list's folder",
                   img_size="the backbone's", norm="no normalisation",
                   lr="1e-5 if pretrained, else 5e-4", eval_every="'end': evaluate at the end only",
@@ -346,9 +348,10 @@ FILES = dict(config="config.json", split="split.json", checkpoint="checkpoint.pt
              plot="training.png")
 EVAL_FILES = ("eval.json", "pr.png")               # written into a run folder by `vts-nb eval`
 LEGACY = dict(precision="fp32")          # later fields, as runs written before them trained
-LATE_FIELDS = ("recipe", "precision", "fused_attention", "compile")   # not in the oldest folders
+LATE_FIELDS = ("recipe", "precision", "fused_attention", "compile",   # not in the oldest folders
+               "ckpt_every")
 LOCATIONS = ("data_root", "image_root")
-EXECUTION = ("compile",)                 # how the run executes, not what it computes
+EXECUTION = ("compile", "ckpt_every")    # how the run executes, not what it computes
 
 def read_json(path, what: str):
     "The JSON value in file `path` (a `what` file); one error naming it if absent or not JSON."
@@ -382,7 +385,7 @@ def read_config(folder) -> RunConfig:
     return cfg
 
 def config_diff(saved: RunConfig, new: RunConfig) -> list[str]:
-    "What differs between a saved and a new configuration, but locations, `compile`, more epochs."
+    "What differs between a saved and a new configuration, but locations, `EXECUTION`, epochs up."
     diff = []
     for f in fields(RunConfig):
         a, b = getattr(saved, f.name), getattr(new, f.name)
@@ -481,10 +484,10 @@ def _codes_fit(header: dict, n: int, size: int) -> bool:
     shape, ends = codes.get("shape"), codes.get("data_offsets")
     if not (isinstance(shape, list) and shape and isinstance(ends, list) and len(ends) == 2):
         return False
-    offsets = [t.get("data_offsets") for k, t in header.items()
-               if k != "__metadata__" and isinstance(t, dict)]                  # an IVF index adds 'ivf'
-    last = max((o[1] for o in offsets if isinstance(o, list) and len(o) == 2 and type(o[1]) is int),
-               default=-1)
+    offsets = [t.get("data_offsets") for k, t in header.items()       # an IVF index adds 'ivf'
+               if k != "__metadata__" and isinstance(t, dict)]
+    is_span = lambda o: isinstance(o, list) and len(o) == 2 and type(o[1]) is int
+    last = max((o[1] for o in offsets if is_span(o)), default=-1)
     return all(type(x) is int for x in shape + ends) and 8 + n + last == size
 
 def read_index_header(path) -> dict:
@@ -503,7 +506,8 @@ def read_index_header(path) -> dict:
     if bits < 1:
         raise ValueError(f"{path} has bits={meta.get('bits')!r} in its header, not a number >= 1; "
                          f"{fix}.")
-    try: names, extra = json.loads(meta.get("names", "null")), json.loads(meta.get("meta", "{}"))
+    try:
+        names, extra = json.loads(meta.get("names", "null")), json.loads(meta.get("meta", "{}"))
     except (TypeError, ValueError):
         raise ValueError(f"{path} has unreadable names or meta in its header; {fix}.") from None
     if not (isinstance(extra, dict) and all(isinstance(v, str) for v in extra.values())):
@@ -512,7 +516,8 @@ def read_index_header(path) -> dict:
     rows = header["codes"]["shape"][0]
     if names is not None and not (isinstance(names, list) and len(names) == rows
                                   and all(isinstance(s, str) for s in names)):
-        raise ValueError(f"{path} holds {rows} codes but not one name (a string) for each; {fix}.")
+        raise ValueError(f"{path} holds {rows} codes but not one name (a string) for each; "
+                         f"{fix}.")
     return dict(bits=bits, size=rows, names=names, meta=extra)
 
 def printable(text) -> str:

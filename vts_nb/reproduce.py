@@ -164,7 +164,8 @@ def cell_record(folder, wall_s: float, device: str, gpu: str) -> dict:
 FLAGS = dict(backbone="--backbone", pool="--pool", weights="--weights", dataset="--dataset", data_root="--data-root",
              image_root="--image-root", img_size="--img-size", in_chans="--in-chans", norm="--norm", epochs="--epochs",
              lr="--lr", batch_size="--batch-size", weight_decay="--weight-decay", eval_every="--eval-every",
-             topk="--topk", seed="--seed", precision="--precision")
+             topk="--topk", seed="--seed", precision="--precision",
+             ckpt_every="--ckpt-every")
 NONE_WORDS = dict(eval_every="end", topk="all", norm="none")      # what `vts-nb train` reads as None
 
 def train_args(cfg: RunConfig, out) -> list[str]:

@@ -33,7 +33,7 @@ from .losses.csq import CSQLoss
 from .losses.dpn import DPNLoss
 from .transhash import TransHashLoss, transhash_model
 from .train import fit, seed_everything, encode_split, default_device, plot_history
-from .training_internals import resolve_precision
+from .training_internals import resolve_precision, check_training_state
 from .vit import set_fused_attention
 
 # %% ../nbs/15_runs.ipynb #b1b1b2a7
@@ -160,10 +160,10 @@ def train_run(cfg: RunConfig, out, fresh: bool = False, device=None, progress: b
                     f"{len(split.query)}, database {len(split.database)}), {precision} -> {out}")
         try:
             write_start(out, cfg, split)
-            history = fit(model, loss, split, epochs=cfg.epochs, lr=cfg.lr, ckpt=ckpt,
-                          seed=cfg.seed, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
-                          device=device, eval_every=cfg.eval_every, topk=cfg.topk or split.topk,
-                          progress=progress, precision=precision, compile=cfg.compile)
+            same = "epochs lr seed batch_size weight_decay eval_every compile ckpt_every".split()
+            history = fit(model, loss, split, ckpt=ckpt, device=device, progress=progress,
+                          topk=cfg.topk or split.topk, precision=precision,
+                          **{k: getattr(cfg, k) for k in same})
         except BaseException:
             if not ckpt.exists(): settle_aside(out, keep_new=False)   # no checkpoint: old run back
             raise
@@ -179,7 +179,10 @@ def load_run(path, device="cpu", split: bool = True) -> Run:
     model = build_model(cfg, pretrained=False)
     file = {k: path / FILES[k] for k in ("weights", "checkpoint", "split", "history", "metrics")}
     if file["weights"].exists(): load_weights(model, file["weights"])
-    else: load_state(model, load_checkpoint(file["checkpoint"])["model"], file["checkpoint"])
+    else:                                                         # not finished: its checkpoint
+        state = load_checkpoint(file["checkpoint"])
+        load_state(model, state["model"], file["checkpoint"])
+        check_training_state(state, file["checkpoint"], cfg.epochs)   # no claim of more epochs
     saved = {k: read_json(file[k], k) if file[k].exists() else None
              for k in ("history", "metrics")}
     indices = read_split(file["split"], cfg) if file["split"].exists() else None
