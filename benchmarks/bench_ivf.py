@@ -75,7 +75,7 @@ def main():
     m0 = rss_gb()
     ivf = HammingIndex.from_packed(db, 64, backend='ivf', nlist=a.nlist)
     default = ivf.nprobe
-    t_build, _ = timed(ivf._ivf_index)                                  # train (k-means) and fill the lists
+    t_build, _ = timed(ivf.build)                                  # train (k-means) and fill the lists
     m_ivf = rss_gb() - m0
     print(f'ivf: nlist {ivf.nlist}, built in {t_build:.1f} s (k-means on {min(a.n, 40 * ivf.nlist):,} codes, then '
           f'{a.n:,} assigned), +{m_ivf:.2f} GB ({m_ivf * 2**30 / a.n:.1f} bytes per code)\n')

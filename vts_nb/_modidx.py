@@ -425,6 +425,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'vts_nb.search.HammingIndex._queries': ('a4_search_index.html#hammingindex._queries', 'vts_nb/search.py'),
                                'vts_nb.search.HammingIndex._setup': ('a4_search_index.html#hammingindex._setup', 'vts_nb/search.py'),
                                'vts_nb.search.HammingIndex._words': ('a4_search_index.html#hammingindex._words', 'vts_nb/search.py'),
+                               'vts_nb.search.HammingIndex.build': ('a4_search_index.html#hammingindex.build', 'vts_nb/search.py'),
                                'vts_nb.search.HammingIndex.codes': ('a4_search_index.html#hammingindex.codes', 'vts_nb/search.py'),
                                'vts_nb.search.HammingIndex.from_packed': ( 'a4_search_index.html#hammingindex.from_packed',
                                                                            'vts_nb/search.py'),

@@ -351,6 +351,14 @@ def _ivf_index(self: HammingIndex):
     return ivf
 
 @patch
+def build(self: HammingIndex):
+    "Build now what the first search would (CPU layout, faiss index, IVF lists); returns the index."
+    if self.backend == 'ivf': self._ivf_index()
+    elif self.backend == 'faiss': self._faiss_index('flat')
+    elif self.device.type == 'cpu': self._blocks
+    return self
+
+@patch
 def _ivf_search(self: HammingIndex, q, k):
     "Top-k from the probed lists, ordered by (distance, index) as the exact search orders them."
     ivf, qp, N = self._ivf_index(), pack_bits(q), len(self)
