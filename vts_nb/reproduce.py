@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'PAPER_BACKBONES', 'PAPER_LOSSES', 'PAPER_BITS', 'GRID_LOSSES', 'FLAGS', 'NONE_WORDS', 'NAMES', 'DASH',
-           'LOG', 'TABLE_MD', 'TABLE_CSV', 'paper_table1', 'cell_name', 'grid_configs', 'parse_list', 'record_key',
-           'read_log', 'append_log', 'split_hash', 'versions', 'gpu_name', 'cell_record', 'train_args', 'grid_commands',
-           'table1_rows', 'table1_markdown', 'write_tables', 'gpu_slots', 'run_grid']
+           'LOG', 'TABLE_MD', 'TABLE_CSV', 'SWEEP_SPACE', 'paper_table1', 'cell_name', 'grid_configs', 'parse_list',
+           'record_key', 'read_log', 'append_log', 'split_hash', 'versions', 'gpu_name', 'cell_record', 'train_args',
+           'grid_commands', 'table1_rows', 'table1_markdown', 'write_tables', 'gpu_slots', 'run_grid', 'sweep_config',
+           'trial_name', 'sweep_scores', 'sweep_rung', 'choose_recipes']
 
 # %% ../nbs/a7_reproduce.ipynb #89ec9539
 import hashlib, json, os, shlex, subprocess, sys, time
@@ -312,3 +313,77 @@ def run_grid(configs: dict[str, RunConfig], out, limit: int | None = None, devic
     if failed: raise ValueError(f"{len(failed)} of {len(todo)} cells failed ({'; '.join(failed)}); the others are in "
                                 f"{out / LOG}. Fix the cause and run the same command again: finished cells are skipped.")
     return records
+
+# %% ../nbs/a7_reproduce.ipynb #7ec1pe02
+SWEEP_SPACE = dict(
+    lr=(3e-4, 1e-3, 3e-3),                                       # Adam learning rates, for every objective
+    options=dict(dsh=("alpha", (0.1, 0.01)),                     # quantization weight: VTS's, the DSH paper's
+                 hashnet=("alpha", (0.1, 0.5)),                  # theta = alpha <h_i, h_j>
+                 greedyhash=("alpha", (0.1, 1.0)),               # cubic penalty weight: VTS's, upstream ImageNet's
+                 idhn=("pairs", ("bank", "batch")),              # against the bank (VTS) or in-batch (the authors)
+                 csq=("lam", (1e-4, 1e-2)),                      # quantization weight
+                 dpn=("margin", (1.0, 0.5)),                     # polarization margin
+                 transhash=("gamma_per_bit", (0.25, 0.5))),      # Cauchy scale per bit
+    rungs=((10, (32,)), (30, (32,)), (90, (16, 32, 64)), (180, (16, 32, 64))),   # (epochs, bits) of rungs 1-4
+    keep=2,                                                      # trials of an objective that go on to rungs 2 and 3
+    dataset="digits:val", eval_every=10, seed=0)
+
+def sweep_config(loss: str, lr: float, value, bits: int, epochs: int, space: dict = SWEEP_SPACE) -> RunConfig:
+    "The checked `RunConfig` of one sweep trial: the objective's swept option at `value`, on the validation split."
+    option = space["options"][loss][0]
+    return check_config(recipe_config("short", loss=loss, bits=bits, lr=lr, epochs=epochs, options={option: value},
+                                      eval_every=space["eval_every"], dataset=space["dataset"], seed=space["seed"]))
+
+def trial_name(cfg: RunConfig) -> str:
+    "A sweep trial's folder: '<loss>-<bits>-lr<lr>-<option><value>'."
+    return f"{cfg.loss}-{cfg.bits}-lr{cfg.lr:g}-" + "-".join(f"{k}{v}" for k, v in cfg.options.items())
+
+def sweep_scores(records: list[dict], space: dict = SWEEP_SPACE) -> dict:
+    "{(loss, lr, value, bits): {epoch: validation mAP}} from the sweep's log records (a resumed trial's records merge)."
+    scores = {}
+    for r in records:
+        c = r["config"]
+        if c["dataset"] != space["dataset"] or c["loss"] not in space["options"]: continue
+        value = c["options"].get(space["options"][c["loss"]][0])
+        scores.setdefault((c["loss"], c["lr"], value, c["bits"]), {}).update({e: m for e, m in r["evaluations"]})
+    return scores
+
+def _ranked(loss, trials, rung, scores, space):
+    "The trials (lr, value) of `loss` by their best mean validation mAP over rung `rung`'s bits, up to its epochs; best first."
+    epochs, bits = space["rungs"][rung - 1]
+    def curve(t):                                                # {epoch: mean over bits}
+        per = [scores.get((loss, *t, b), {}) for b in bits]
+        if any(epochs not in p for p in per):
+            raise ValueError(f"rung {rung} of the sweep is not finished for {loss} (lr {t[0]:g}, {t[1]}); run it first.")
+        return {e: sum(p[e] for p in per) / len(per) for e in per[0] if e <= epochs}
+    best = {t: max(curve(t).items(), key=lambda em: (em[1], -em[0])) for t in trials}   # (epoch, mAP), earliest on a tie
+    return sorted(trials, key=lambda t: -best[t][1]), best
+
+def sweep_rung(rung: int, records: list[dict], space: dict = SWEEP_SPACE) -> dict[str, RunConfig]:
+    "The trials of rung 1-4 as {folder name: RunConfig}; from rung 2 on they follow from the previous rungs in `records`."
+    scores, out = sweep_scores(records, space), {}
+    for loss, (option, values) in space["options"].items():
+        trials = [(lr, v) for lr in space["lr"] for v in values]
+        for r in range(1, min(rung, 3)):                         # rungs 2 and 3: the best `keep` of the rung before
+            trials = _ranked(loss, trials, r, scores, space)[0][:space["keep"]]
+        if rung == 4:                                            # only where rung 3 was still rising at its end
+            ranked, best = _ranked(loss, trials, 3, scores, space)
+            if best[ranked[0]][0] < space["rungs"][2][0]: continue
+        epochs, bits = space["rungs"][rung - 1]
+        for t in trials:
+            for b in bits: cfg = sweep_config(loss, *t, b, epochs, space); out[trial_name(cfg)] = cfg
+    return out
+
+def choose_recipes(records: list[dict], space: dict = SWEEP_SPACE) -> dict[str, dict]:
+    "Per objective: the trial and evaluated epoch of its last rung with the best mean validation mAP over 16/32/64 bits."
+    scores, recipes = sweep_scores(records, space), {}
+    for loss, (option, values) in space["options"].items():
+        trials = [(lr, v) for lr in space["lr"] for v in values]
+        for r in (1, 2): trials = _ranked(loss, trials, r, scores, space)[0][:space["keep"]]
+        ranked, best = _ranked(loss, trials, 3, scores, space)
+        if best[ranked[0]][0] == space["rungs"][2][0] and any(loss == k[0] and space["rungs"][3][0] in v
+                                                               for k, v in scores.items()):
+            ranked, best = _ranked(loss, trials, 4, scores, space)
+        (lr, value), (epochs, val) = ranked[0], best[ranked[0]]
+        recipes[loss] = dict(lr=lr, epochs=epochs, options={option: value}, val_mAP=round(val, 4))
+    return recipes

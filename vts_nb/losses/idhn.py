@@ -52,9 +52,12 @@ class IDHNLoss(BankLoss):
                  gamma: float = 0.1,    # weight of the soft-pair squared error
                  lam: float = 0.1,      # weight of the quantization term
                  eps: float = 1e-5,     # in the label cosine
-                 mask_unseen: bool | None = None): # None -> not faithful
+                 mask_unseen: bool | None = None, # None -> not faithful
+                 pairs: str = "bank"):  # 'bank': batch x memory bank (VTS); 'batch': in-batch (the authors)
         super().__init__(bits, num_classes, num_train, faithful, seed, mask_unseen)
-        self.alpha, self.gamma, self.lam, self.eps = alpha, gamma, lam, eps
+        if pairs not in ("bank", "batch"):
+            raise ValueError(f"pairs must be 'bank' (VTS) or 'batch' (the IDHN authors), got {pairs!r}.")
+        self.alpha, self.gamma, self.lam, self.eps, self.pairs = alpha, gamma, lam, eps, pairs
 
     def relax(self, u: Tensor) -> Tensor: return F.softsign(u)   # (B, q) v = u / (1 + |u|), stored in the bank
 
@@ -65,4 +68,11 @@ class IDHNLoss(BankLoss):
         pairs = idhn_pair_terms(v, U, s, self.alpha, self.gamma)     # (B, M)
         return pairs.mean() + self.lam * idhn_quantization(v)
 
-    def extra_repr(self): return super().extra_repr() + f", alpha={self.alpha}, gamma={self.gamma}, lam={self.lam}"
+    def forward(self, u: Tensor, y: Tensor, idx: Tensor) -> Tensor:
+        "`pairs='bank'`: against the memory bank; `'batch'`: the batch against itself, gradient through both codes."
+        if self.pairs == "bank": return super().forward(u, y, idx)
+        y, _ = self.check(u, y, idx)
+        return self.objective(u, y, self.relax(u), y)                 # (B, B) pairs, V = v itself
+
+    def extra_repr(self):
+        return super().extra_repr() + f", alpha={self.alpha}, gamma={self.gamma}, lam={self.lam}, pairs={self.pairs!r}"
