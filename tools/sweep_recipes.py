@@ -3,22 +3,22 @@
     python tools/sweep_recipes.py                       # runs/recipe_sweep; the same command again continues it
     python tools/sweep_recipes.py --workers 2 --out runs/recipe_sweep --log docs/digits_recipes/sweep.jsonl
 
-The space, per objective: Adam learning rate in {3e-4, 1e-3, 3e-3} x two values of one loss option (`SPACE`), the
-tiny ViT, batch 32, seed 0, trained on `digits:val` (400 training images; 100 validation queries carved from the
-training set, the other 400 as the database) and scored there every 10 epochs, never on the real queries.
+The space (`vts_nb.reproduce.SWEEP_SPACE`), per objective: Adam learning rate in {3e-4, 1e-3, 3e-3} x two values of
+one loss option; the tiny ViT, batch 32, seed 0, trained on `digits:val` (400 training images; 100 validation queries
+carved from the training set, the 400 as the database) and scored there every 10 epochs, never on the real queries.
 
-    rung 1: every configuration, 32 bits, 10 epochs
-    rung 2: the best 2 of each objective (by best validation mAP so far) continue to 30 epochs
-    rung 3: those 2 at 16, 32 and 64 bits, 90 epochs (the 32-bit run continues); an objective whose mean validation
-            mAP is still highest at its last evaluation continues to 180 epochs
+    rung 1: every trial, 32 bits, 10 epochs
+    rung 2: the best 2 of each objective (by their best validation mAP so far) continue to 30 epochs
+    rung 3: the best of those at 16, 32 and 64 bits, 60 epochs (the 32-bit run continues from its checkpoint)
+    then:   while its mean validation mAP over the three is highest at its last evaluation, 120, then 240 epochs
 
-The recipe of an objective: the configuration and the evaluated epoch with the highest mean validation mAP over the
-three code lengths in the last rung (`vts_nb.reproduce.choose_recipes`). Every finished trial is one line of the
-log; a killed sweep resumes where it stopped (runs resume from their checkpoints, logged trials are skipped).
+The recipe of an objective (`vts_nb.reproduce.choose_recipes`): that trial and the evaluated epoch with the highest
+mean validation mAP over the three code lengths. Every finished trial is one line of the log; a killed sweep resumes
+where it stopped (runs resume from their checkpoints, logged trials are skipped).
 """
 import argparse, json, shutil, sys, time
 from pathlib import Path
-from vts_nb.reproduce import read_log, run_grid, LOG, SWEEP_SPACE, sweep_rung, choose_recipes
+from vts_nb.reproduce import read_log, run_grid, LOG, sweep_next, choose_recipes
 
 
 def main(argv=None):
@@ -29,10 +29,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     out, t0 = Path(args.out), time.time()
     slots = [dict(env={"OMP_NUM_THREADS": "1"}, device="cpu", gpu="cpu") for _ in range(args.workers)]
-    for rung in (1, 2, 3, 4):
-        configs = sweep_rung(rung, read_log(out / LOG))
-        if not configs: continue
-        print(f"rung {rung}: {len(configs)} trials", flush=True)
+    while configs := sweep_next(read_log(out / LOG)):            # each objective's next rung, until all are done
         run_grid(configs, out, slots=slots, log=lambda line: print(line, flush=True))
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(out / LOG, args.log)

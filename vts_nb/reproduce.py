@@ -7,7 +7,7 @@ __all__ = ['PAPER_TABLE1', 'PAPER_BACKBONES', 'PAPER_LOSSES', 'PAPER_BITS', 'GRI
            'LOG', 'TABLE_MD', 'TABLE_CSV', 'SWEEP_SPACE', 'paper_table1', 'cell_name', 'grid_configs', 'parse_list',
            'record_key', 'read_log', 'append_log', 'split_hash', 'versions', 'gpu_name', 'cell_record', 'train_args',
            'grid_commands', 'table1_rows', 'table1_markdown', 'write_tables', 'gpu_slots', 'run_grid', 'sweep_config',
-           'trial_name', 'sweep_scores', 'sweep_rung', 'choose_recipes']
+           'trial_name', 'sweep_scores', 'rung_size', 'sweep_walk', 'sweep_next', 'choose_recipes']
 
 # %% ../nbs/a7_reproduce.ipynb #89ec9539
 import hashlib, json, os, shlex, subprocess, sys, time
@@ -324,8 +324,8 @@ SWEEP_SPACE = dict(
                  csq=("lam", (1e-4, 1e-2)),                      # quantization weight
                  dpn=("margin", (1.0, 0.5)),                     # polarization margin
                  transhash=("gamma_per_bit", (0.25, 0.5))),      # Cauchy scale per bit
-    rungs=((10, (32,)), (30, (32,)), (90, (16, 32, 64)), (180, (16, 32, 64))),   # (epochs, bits) of rungs 1-4
-    keep=2,                                                      # trials of an objective that go on to rungs 2 and 3
+    rungs=((10, (32,), 2), (30, (32,), 1), (60, (16, 32, 64))),  # (epochs, bits, how many go on) per rung
+    longest=240,                                                 # then doubling the epochs while still rising
     dataset="digits:val", eval_every=10, seed=0)
 
 def sweep_config(loss: str, lr: float, value, bits: int, epochs: int, space: dict = SWEEP_SPACE) -> RunConfig:
@@ -339,7 +339,7 @@ def trial_name(cfg: RunConfig) -> str:
     return f"{cfg.loss}-{cfg.bits}-lr{cfg.lr:g}-" + "-".join(f"{k}{v}" for k, v in cfg.options.items())
 
 def sweep_scores(records: list[dict], space: dict = SWEEP_SPACE) -> dict:
-    "{(loss, lr, value, bits): {epoch: validation mAP}} from the sweep's log records (a resumed trial's records merge)."
+    "{(loss, lr, value, bits): {epoch: validation mAP}} from the sweep's log (a continued trial's records merge)."
     scores = {}
     for r in records:
         c = r["config"]
@@ -348,42 +348,46 @@ def sweep_scores(records: list[dict], space: dict = SWEEP_SPACE) -> dict:
         scores.setdefault((c["loss"], c["lr"], value, c["bits"]), {}).update({e: m for e, m in r["evaluations"]})
     return scores
 
-def _ranked(loss, trials, rung, scores, space):
-    "The trials (lr, value) of `loss` by their best mean validation mAP over rung `rung`'s bits, up to its epochs; best first."
-    epochs, bits = space["rungs"][rung - 1]
-    def curve(t):                                                # {epoch: mean over bits}
-        per = [scores.get((loss, *t, b), {}) for b in bits]
-        if any(epochs not in p for p in per):
-            raise ValueError(f"rung {rung} of the sweep is not finished for {loss} (lr {t[0]:g}, {t[1]}); run it first.")
-        return {e: sum(p[e] for p in per) / len(per) for e in per[0] if e <= epochs}
-    best = {t: max(curve(t).items(), key=lambda em: (em[1], -em[0])) for t in trials}   # (epoch, mAP), earliest on a tie
-    return sorted(trials, key=lambda t: -best[t][1]), best
+def rung_size(rung: int, space: dict = SWEEP_SPACE) -> tuple[int, tuple]:
+    "(epochs, bits) of rung 1, 2, …: the listed rungs, then the last one with its epochs doubled each time."
+    n = len(space["rungs"])
+    epochs, bits = space["rungs"][min(rung, n) - 1][:2]
+    return epochs * 2 ** max(rung - n, 0), bits
 
-def sweep_rung(rung: int, records: list[dict], space: dict = SWEEP_SPACE) -> dict[str, RunConfig]:
-    "The trials of rung 1-4 as {folder name: RunConfig}; from rung 2 on they follow from the previous rungs in `records`."
+def sweep_walk(loss: str, scores: dict, space: dict = SWEEP_SPACE) -> tuple:
+    """Follow `loss` through the rungs in `scores`: (rung to run next or None when done, its trials (lr, value) best
+    first, {trial: (best epoch, its mean validation mAP over the rung's bits)} of the last finished rung)."""
+    trials, best, rung = [(lr, v) for lr in space["lr"] for v in space["options"][loss][1]], {}, 1
+    while True:
+        epochs, bits = rung_size(rung, space)
+        per = {t: [scores.get((loss, *t, b), {}) for b in bits] for t in trials}
+        if not all(epochs in p for ps in per.values() for p in ps): return rung, trials, best
+        curve = {t: {e: sum(p[e] for p in ps) / len(ps) for e in ps[0] if e <= epochs} for t, ps in per.items()}
+        best = {t: max(c.items(), key=lambda em: (em[1], -em[0])) for t, c in curve.items()}   # earliest of ties
+        trials = sorted(trials, key=lambda t: -best[t][1])
+        if rung < len(space["rungs"]): trials = trials[:space["rungs"][rung - 1][2]]
+        elif best[trials[0]][0] < epochs or 2 * epochs > space["longest"]: return None, trials, best
+        else: trials = trials[:1]                              # still rising at its last evaluation: go on
+        rung += 1
+
+def sweep_next(records: list[dict], space: dict = SWEEP_SPACE) -> dict[str, RunConfig]:
+    "The trials to run next, {folder name: RunConfig}: each objective's current rung (nothing when the sweep is done)."
     scores, out = sweep_scores(records, space), {}
-    for loss, (option, values) in space["options"].items():
-        trials = [(lr, v) for lr in space["lr"] for v in values]
-        for r in range(1, min(rung, 3)):                         # rungs 2 and 3: the best `keep` of the rung before
-            trials = _ranked(loss, trials, r, scores, space)[0][:space["keep"]]
-        if rung == 4:                                            # only where rung 3 was still rising at its end
-            ranked, best = _ranked(loss, trials, 3, scores, space)
-            if best[ranked[0]][0] < space["rungs"][2][0]: continue
-        epochs, bits = space["rungs"][rung - 1]
+    for loss in space["options"]:
+        rung, trials, _ = sweep_walk(loss, scores, space)
+        if rung is None: continue
+        epochs, bits = rung_size(rung, space)
         for t in trials:
             for b in bits: cfg = sweep_config(loss, *t, b, epochs, space); out[trial_name(cfg)] = cfg
     return out
 
 def choose_recipes(records: list[dict], space: dict = SWEEP_SPACE) -> dict[str, dict]:
-    "Per objective: the trial and evaluated epoch of its last rung with the best mean validation mAP over 16/32/64 bits."
+    "Per objective: the trial and evaluated epoch of the sweep's last rung with the best mean validation mAP over its bits."
     scores, recipes = sweep_scores(records, space), {}
-    for loss, (option, values) in space["options"].items():
-        trials = [(lr, v) for lr in space["lr"] for v in values]
-        for r in (1, 2): trials = _ranked(loss, trials, r, scores, space)[0][:space["keep"]]
-        ranked, best = _ranked(loss, trials, 3, scores, space)
-        if best[ranked[0]][0] == space["rungs"][2][0] and any(loss == k[0] and space["rungs"][3][0] in v
-                                                               for k, v in scores.items()):
-            ranked, best = _ranked(loss, trials, 4, scores, space)
-        (lr, value), (epochs, val) = ranked[0], best[ranked[0]]
+    for loss, (option, _) in space["options"].items():
+        rung, trials, best = sweep_walk(loss, scores, space)
+        if rung is not None: raise ValueError(f"The sweep has not finished {loss} (rung {rung} to run); run "
+                                              "tools/sweep_recipes.py again: it continues where it stopped.")
+        (lr, value), (epochs, val) = trials[0], best[trials[0]]
         recipes[loss] = dict(lr=lr, epochs=epochs, options={option: value}, val_mAP=round(val, 4))
     return recipes
