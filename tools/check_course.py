@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NBS, LIB = ROOT / "nbs", ROOT / "vts_nb"
 MAX_CELLS, MAX_MEDIAN, MAX_MB, EXERCISES = 35, 10, 10, range(2, 5)
-CORE, APPENDIX = re.compile(r"\d\d_[a-z0-9_]+\.ipynb"), re.compile(r"a\d_[a-z0-9_]+\.ipynb")
+CORE, APPENDIX = re.compile(r"\d\d_[a-z0-9_]+\.ipynb"), re.compile(r"a\d+_[a-z0-9_]+\.ipynb")
 IMPORT = re.compile(r"^\s*(?:from\s+vts_nb\.([\w.]+)\s+import|import\s+vts_nb\.([\w.]+)|from\s+vts_nb\s+import\s+([\w, ]+))", re.M)
 DIRECTIVE = re.compile(r"^\s*#\|\s*(\S+)(.*)$", re.M)
 

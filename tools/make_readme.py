@@ -10,11 +10,16 @@ from check_course import exported_module       # tools/: which module a notebook
 
 root = Path(__file__).resolve().parent.parent
 
+def notebook_order(path: Path) -> tuple:
+    "Core lessons by number, then appendices by number: a2 before a10."
+    m = re.match(r"(a?)(\d+)_", path.name)
+    return (bool(m[1]), int(m[2])) if m else (True, 10**6)
+
 def course_map() -> str:
     times = json.loads((root / "docs" / "lesson_times.json").read_text())
     core = ["| lesson | what it teaches | module | Run All, CPU |", "|---|---|---|---|"]
     appendix = ["| appendix | what it holds | module |", "|---|---|---|"]
-    for nb in sorted((root / "nbs").glob("*.ipynb")):
+    for nb in sorted((root / "nbs").glob("*.ipynb"), key=notebook_order):
         if nb.name == "index.ipynb": continue
         cells = json.loads(nb.read_text())["cells"]
         head = "".join(cells[0]["source"])
