@@ -109,6 +109,7 @@ def build_parser() -> Parser:
     for flag in ("--dataset", "--data-root", "--image-root", "--recipe", "--weights"): r.add_argument(flag, help="as in train")
     for flag, kind in (("--epochs", int), ("--lr", float), ("--batch-size", int), ("--seed", int)):
         r.add_argument(flag, type=kind, help="as in train, for every cell")
+    r.add_argument("--seeds", help="comma-separated seeds: one run per cell and seed, e.g. 0,1,2 [the --seed, 0]")
     r.add_argument("--eval-every", type=_int_or("end"), help="as in train")
     r.add_argument("--pretrained", action=argparse.BooleanOptionalAction, help="as in train")
     r.add_argument("--option", type=_option, action="append", metavar="NAME=VALUE", help="an objective option, for every cell")
@@ -245,8 +246,9 @@ def reproduce(args):
     if common.get("eval_every") == "end": common["eval_every"] = None
     if args.option: common["options"] = dict(args.option)
     if args.limit is not None and args.limit < 1: raise ValueError(f"--limit must be at least 1, got {args.limit}.")
+    seeds = parse_list(args.seeds, "seeds", int) if args.seeds else None
     configs = grid_configs(parse_list(args.backbones, "backbones"), parse_list(args.losses, "losses"),
-                           parse_list(args.bits, "bits", int), args.recipe or "short", **common)
+                           parse_list(args.bits, "bits", int), args.recipe or "short", seeds, **common)
     if args.print_commands: print("\n".join(grid_commands(configs, args.out))); return
     slots = gpu_slots(parse_list(args.gpus, "gpus", int)) if args.gpus else None
     run_grid(configs, args.out, limit=args.limit, device=None if slots else check_device(args.device), slots=slots,

@@ -10,7 +10,7 @@ __all__ = ['PAPER_TABLE1', 'PAPER_BACKBONES', 'PAPER_LOSSES', 'PAPER_BITS', 'GRI
            'trial_name', 'sweep_scores', 'rung_size', 'sweep_walk', 'sweep_next', 'choose_recipes']
 
 # %% ../nbs/a7_reproduce.ipynb #89ec9539
-import hashlib, json, os, shlex, subprocess, sys, time
+import hashlib, json, os, shlex, statistics, subprocess, sys, time
 from dataclasses import asdict, replace
 from pathlib import Path
 import torch
@@ -70,18 +70,22 @@ def paper_table1(text: str = PAPER_TABLE1) -> dict[tuple, float]:
 GRID_LOSSES = (*PAPER_LOSSES, "transhash")
 
 def cell_name(cfg: RunConfig) -> str:
-    "The folder of a grid cell: '<backbone>-<loss>-<bits>' (a timm backbone's ':' becomes '_')."
-    return f"{cfg.backbone.replace(':', '_')}-{cfg.loss}-{cfg.bits}"
+    "The folder of a grid cell: '<backbone>-<loss>-<bits>', '-s<seed>' after it for seeds other than 0 (timm's ':' -> '_')."
+    return f"{cfg.backbone.replace(':', '_')}-{cfg.loss}-{cfg.bits}" + (f"-s{cfg.seed}" if cfg.seed else "")
 
 def grid_configs(backbones=("vit_tiny",), losses=GRID_LOSSES, bits=PAPER_BITS, recipe: str = "short",
-                 **fields) -> dict[str, RunConfig]:
-    "One checked `RunConfig` per cell of backbones × losses × bits, keyed by `cell_name`; TransHash only on our ViTs."
-    for name, values in (("backbones", backbones), ("losses", losses), ("bits", bits)):
+                 seeds=None, **fields) -> dict[str, RunConfig]:
+    """One checked `RunConfig` per cell of backbones × losses × bits (× `seeds`), keyed by `cell_name`; TransHash only
+    on our ViTs. `seeds=None`: one seed, `fields`' seed or 0."""
+    if seeds is not None and "seed" in fields: raise ValueError("Give either seeds (a list) or seed (one), not both.")
+    seeds = [fields.pop("seed", 0)] if seeds is None else seeds
+    for name, values in (("backbones", backbones), ("losses", losses), ("bits", bits), ("seeds", seeds)):
         if not values: raise ValueError(f"The grid needs at least one of {name}.")
-    cells = [recipe_config(recipe, backbone=b, loss=l, bits=n, **fields) for b in backbones for l in losses for n in bits
+    cells = [recipe_config(recipe, backbone=b, loss=l, bits=n, seed=s, **fields)
+             for b in backbones for l in losses for n in bits for s in seeds
              if not (l == "transhash" and b not in VIT_PRESETS and len(backbones) > 1)]
     configs = {cell_name(c): check_config(c) for c in cells}
-    if len(configs) < len(cells): raise ValueError("The grid repeats a cell; give each backbone, loss and bits once.")
+    if len(configs) < len(cells): raise ValueError("The grid repeats a cell; give each backbone, loss, bits and seed once.")
     return configs
 
 # %% ../nbs/a7_reproduce.ipynb #723f8838
@@ -191,22 +195,24 @@ NAMES = dict(dsh="DSH", hashnet="HashNet", greedyhash="GreedyHash", idhn="IDHN",
 DASH = "—"
 
 def table1_rows(records: list[dict], paper: dict | None = None) -> list[dict]:
-    "Table 1's layout: one row per (dataset, backbone, objective), per bits ours (best mAP in %), the paper's and ours − paper."
+    """Table 1's layout: one row per (dataset, backbone, objective); per bits ours (best mAP in %, the mean over the seeds
+    run), the paper's and ours − paper; with several seeds also their standard deviation ('sd') and number ('seeds')."""
     paper = paper_table1() if paper is None else paper
     cells = {}
-    for r in records:                                            # the last record of a cell wins
-        c = r["config"]; cells[c["dataset"], c["backbone"], c["loss"], c["bits"]] = r
-    bits = sorted({k[3] for k in cells})
+    for r in records:                                            # the last record of a cell and seed wins
+        c = r["config"]; cells.setdefault((c["dataset"], c["backbone"], c["loss"], c["bits"]), {})[c["seed"]] = r
+    bits, seeded = sorted({k[3] for k in cells}), any(len(runs) > 1 for runs in cells.values())
     order = lambda k: (k[0], k[1], list(NAMES).index(k[2]) if k[2] in NAMES else len(NAMES), k[2])
     rows = []
     for ds, bb, loss in sorted({k[:3] for k in cells}, key=order):
         row = dict(dataset=ds, backbone=bb, objective=NAMES.get(loss, loss))
         for n in bits:
-            r = cells.get((ds, bb, loss, n))
-            ours = None if r is None else round(100 * r.get("best_mAP", r["mAP"]), 1)
+            maps = [100 * r.get("best_mAP", r["mAP"]) for r in cells.get((ds, bb, loss, n), {}).values()]
+            ours = round(sum(maps) / len(maps), 1) if maps else None
             theirs = paper.get((ds, bb, loss, n))
-            row |= {f"{n}b": ours, f"{n}b paper": theirs,
-                    f"{n}b diff": None if ours is None or theirs is None else round(ours - theirs, 1)}
+            row[f"{n}b"] = ours
+            if seeded: row |= {f"{n}b sd": round(statistics.stdev(maps), 1) if len(maps) > 1 else None, f"{n}b seeds": len(maps)}
+            row |= {f"{n}b paper": theirs, f"{n}b diff": None if ours is None or theirs is None else round(ours - theirs, 1)}
         rows.append(row)
     return rows
 
@@ -216,16 +222,21 @@ LOG, TABLE_MD, TABLE_CSV = "results.jsonl", "table1.md", "table1.csv"     # what
 def _fmt(v, sign=False): return DASH if v is None else (f"{v:+.1f}" if sign else f"{v:.1f}")
 
 def table1_markdown(rows: list[dict], records: list[dict]) -> str:
-    "Markdown: one block per dataset and backbone, rows = objectives, per bits: ours, the paper's, the difference."
+    "Markdown: one block per dataset and backbone, rows = objectives, per bits: ours (± sd over seeds), the paper's, the difference."
     topk = {r["config"]["dataset"]: r["topk"] for r in records}
+    how = "best evaluation" if any(len(r.get("evaluations", [])) > 1 for r in records) else "at the end of training"
     out = []
     for ds, bb in dict.fromkeys((r["dataset"], r["backbone"]) for r in rows):
         block = [r for r in rows if (r["dataset"], r["backbone"]) == (ds, bb)]
         bits = [k for k in block[0] if k.endswith("b")]
-        out += [f"### {bb} on {ds} (mAP@{topk.get(ds) or 'all'} in %, best evaluation; paper: VTS Table 1)", "",
+        sd = f"{bits[0]} sd" in block[0]
+        seeds = sorted({r["config"]["seed"] for r in records if (r["config"]["dataset"], r["config"]["backbone"]) == (ds, bb)})
+        ours = lambda r, b: _fmt(r[b]) + (f" ± {r[b + ' sd']:.1f}" if sd and r[b + " sd"] is not None else "")
+        out += [f"### {bb} on {ds} (mAP@{topk.get(ds) or 'all'} in %, {how}"
+                + (f"; mean ± sd over seeds {', '.join(map(str, seeds))}" if sd else "") + "; paper: VTS Table 1)", "",
                 "| objective | " + " | ".join(f"{b} | paper | Δ" for b in bits) + " |",
                 "|---|" + "---:|" * (3 * len(bits))]
-        out += ["| " + r["objective"] + " | " + " | ".join(f"{_fmt(r[b])} | {_fmt(r[b + ' paper'])} | "
+        out += ["| " + r["objective"] + " | " + " | ".join(f"{ours(r, b)} | {_fmt(r[b + ' paper'])} | "
                                                        f"{_fmt(r[b + ' diff'], sign=True)}" for b in bits) + " |" for r in block]
         out.append("")
     return "\n".join(out)
@@ -324,7 +335,7 @@ SWEEP_SPACE = dict(
                  csq=("lam", (1e-4, 1e-2)),                      # quantization weight
                  dpn=("margin", (1.0, 0.5)),                     # polarization margin
                  transhash=("gamma_per_bit", (0.25, 0.5))),      # Cauchy scale per bit
-    rungs=((10, (32,), 2), (30, (32,), 1), (60, (16, 32, 64))),  # (epochs, bits, how many go on) per rung
+    rungs=((10, (32,), 2), (30, (32,), 1), (60, (32,))),         # (epochs, bits, how many go on) per rung
     longest=240,                                                 # then doubling the epochs while still rising
     dataset="digits:val", eval_every=10, seed=0)
 
