@@ -10,10 +10,10 @@ carved from the training set, the 400 as the database) and scored there every 10
     rung 1: every trial, 32 bits, 10 epochs
     rung 2: the best 2 of each objective (by their best validation mAP so far) continue to 30 epochs
     rung 3: the best of those continues to 60 epochs
-    then:   while its validation mAP is highest at its last evaluation, 120, then 240 epochs
+    rung 4: 120 epochs, if its validation mAP at 60 is more than 0.01 above every earlier evaluation
 
-The recipe of an objective (`vts_nb.reproduce.choose_recipes`): that trial and its evaluated epoch with the highest
-validation mAP. Every finished trial is one line of the log; a killed sweep resumes
+The recipe of an objective (`vts_nb.reproduce.choose_recipes`): that trial and its earliest evaluated epoch within
+0.01 of its best validation mAP. Every finished trial is one line of the log; a killed sweep resumes
 where it stopped (runs resume from their checkpoints, logged trials are skipped).
 """
 import argparse, json, shutil, sys, time

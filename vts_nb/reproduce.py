@@ -336,7 +336,8 @@ SWEEP_SPACE = dict(
                  dpn=("margin", (1.0, 0.5)),                     # polarization margin
                  transhash=("gamma_per_bit", (0.25, 0.5))),      # Cauchy scale per bit
     rungs=((10, (32,), 2), (30, (32,), 1), (60, (32,))),         # (epochs, bits, how many go on) per rung
-    longest=240,                                                 # then doubling the epochs while still rising
+    longest=120,                                                 # then doubling the epochs while still rising
+    tolerance=0.01,                                              # an epoch this close to the best mAP counts as it
     dataset="digits:val", eval_every=10, seed=0)
 
 def sweep_config(loss: str, lr: float, value, bits: int, epochs: int, space: dict = SWEEP_SPACE) -> RunConfig:
@@ -367,18 +368,20 @@ def rung_size(rung: int, space: dict = SWEEP_SPACE) -> tuple[int, tuple]:
 
 def sweep_walk(loss: str, scores: dict, space: dict = SWEEP_SPACE) -> tuple:
     """Follow `loss` through the rungs in `scores`: (rung to run next or None when done, its trials (lr, value) best
-    first, {trial: (best epoch, its mean validation mAP over the rung's bits)} of the last finished rung)."""
+    first, {trial: (epoch, mean validation mAP over the rung's bits)} of the last finished rung, where the epoch is the
+    earliest evaluation within `tolerance` of the trial's best)."""
     trials, best, rung = [(lr, v) for lr in space["lr"] for v in space["options"][loss][1]], {}, 1
     while True:
         epochs, bits = rung_size(rung, space)
         per = {t: [scores.get((loss, *t, b), {}) for b in bits] for t in trials}
         if not all(epochs in p for ps in per.values() for p in ps): return rung, trials, best
         curve = {t: {e: sum(p[e] for p in ps) / len(ps) for e in ps[0] if e <= epochs} for t, ps in per.items()}
-        best = {t: max(c.items(), key=lambda em: (em[1], -em[0])) for t, c in curve.items()}   # earliest of ties
-        trials = sorted(trials, key=lambda t: -best[t][1])
+        top = {t: max(c.values()) for t, c in curve.items()}
+        best = {t: min((e, m) for e, m in c.items() if m >= top[t] - space["tolerance"]) for t, c in curve.items()}
+        trials = sorted(trials, key=lambda t: -top[t])           # ranked by their best mAP
         if rung < len(space["rungs"]): trials = trials[:space["rungs"][rung - 1][2]]
         elif best[trials[0]][0] < epochs or 2 * epochs > space["longest"]: return None, trials, best
-        else: trials = trials[:1]                              # still rising at its last evaluation: go on
+        else: trials = trials[:1]                              # still rising (by more than the tolerance): go on
         rung += 1
 
 def sweep_next(records: list[dict], space: dict = SWEEP_SPACE) -> dict[str, RunConfig]:
