@@ -18,22 +18,25 @@ where it stopped (runs resume from their checkpoints, logged trials are skipped)
 """
 import argparse, json, shutil, sys, time
 from pathlib import Path
-from vts_nb.reproduce import read_log, run_grid, LOG, sweep_next, choose_recipes
+from vts_nb.reproduce import read_log, run_grid, cpu_slots, LOG, sweep_next, choose_recipes, recipes_markdown
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="runs/recipe_sweep", help="folder of the trial runs [runs/recipe_sweep]")
-    p.add_argument("--log", default="docs/digits_recipes/sweep.jsonl", help="copy of the trial log to commit")
+    p.add_argument("--log", default="docs/digits_recipes/sweep.jsonl",
+                   help="copy of the trial log to commit; recipes.md (the chosen recipes) goes beside it")
     p.add_argument("--workers", type=int, default=2, help="trials at once, one CPU thread each [2]")
     args = p.parse_args(argv)
     out, t0 = Path(args.out), time.time()
-    slots = [dict(env={"OMP_NUM_THREADS": "1"}, device="cpu", gpu="cpu") for _ in range(args.workers)]
+    slots = cpu_slots(args.workers)
     while configs := sweep_next(read_log(out / LOG)):            # each objective's next rung, until all are done
         run_grid(configs, out, slots=slots, log=lambda line: print(line, flush=True))
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(out / LOG, args.log)
-    print(json.dumps(choose_recipes(read_log(args.log)), indent=1))
+    recipes = choose_recipes(read_log(args.log))
+    (Path(args.log).parent / "recipes.md").write_text(recipes_markdown(recipes))
+    print(json.dumps(recipes, indent=1))
     print(f"sweep: {len(read_log(args.log))} trials in the log; this call took {time.time() - t0:.0f} s")
 
 

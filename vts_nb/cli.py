@@ -115,6 +115,7 @@ def build_parser() -> Parser:
     r.add_argument("--option", type=_option, action="append", metavar="NAME=VALUE", help="an objective option, for every cell")
     r.add_argument("--limit", type=int, help="train at most N cells this time")
     r.add_argument("--gpus", help="comma-separated GPU indices: one `vts-nb train` subprocess per GPU, cells run concurrently")
+    r.add_argument("--workers", type=int, help="N `vts-nb train` subprocesses on the CPU, one thread each (not with --gpus)")
     r.add_argument("--print-commands", action="store_true", help="print one `vts-nb train` command per cell instead of running")
     r.add_argument("--device", help="cpu, cuda, … without --gpus [cuda if available]")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -240,7 +241,7 @@ def search(args):
 # %% ../nbs/a6_cli.ipynb #ac0f0c12
 def reproduce(args):
     "vts-nb reproduce: train (or continue) a grid of runs, log each finished one, print Table 1's layout."
-    from vts_nb.reproduce import grid_configs, grid_commands, gpu_slots, parse_list, run_grid, TABLE_MD
+    from vts_nb.reproduce import grid_configs, grid_commands, gpu_slots, cpu_slots, parse_list, run_grid, TABLE_MD
     common = {k: getattr(args, k) for k in ("dataset", "data_root", "image_root", "weights", "epochs", "lr", "batch_size",
                                             "seed", "eval_every", "pretrained") if getattr(args, k) is not None}
     if common.get("eval_every") == "end": common["eval_every"] = None
@@ -250,7 +251,9 @@ def reproduce(args):
     configs = grid_configs(parse_list(args.backbones, "backbones"), parse_list(args.losses, "losses"),
                            parse_list(args.bits, "bits", int), args.recipe or "short", seeds, **common)
     if args.print_commands: print("\n".join(grid_commands(configs, args.out))); return
-    slots = gpu_slots(parse_list(args.gpus, "gpus", int)) if args.gpus else None
+    if args.gpus and args.workers is not None: raise ValueError("--gpus and --workers: choose one (GPUs or CPU workers).")
+    slots = (gpu_slots(parse_list(args.gpus, "gpus", int)) if args.gpus else
+             cpu_slots(args.workers) if args.workers is not None else None)
     run_grid(configs, args.out, limit=args.limit, device=None if slots else check_device(args.device), slots=slots,
              progress=not args.quiet, log=lambda line: print(line, flush=True))
     print((Path(args.out) / TABLE_MD).read_text())

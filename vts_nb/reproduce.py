@@ -6,8 +6,9 @@
 __all__ = ['PAPER_TABLE1', 'PAPER_BACKBONES', 'PAPER_LOSSES', 'PAPER_BITS', 'GRID_LOSSES', 'FLAGS', 'NONE_WORDS', 'NAMES', 'DASH',
            'LOG', 'TABLE_MD', 'TABLE_CSV', 'SWEEP_SPACE', 'paper_table1', 'cell_name', 'grid_configs', 'parse_list',
            'record_key', 'read_log', 'append_log', 'split_hash', 'versions', 'gpu_name', 'cell_record', 'train_args',
-           'grid_commands', 'table1_rows', 'table1_markdown', 'write_tables', 'gpu_slots', 'run_grid', 'sweep_config',
-           'trial_name', 'sweep_scores', 'rung_size', 'sweep_walk', 'sweep_next', 'choose_recipes']
+           'grid_commands', 'table1_rows', 'table1_markdown', 'write_tables', 'gpu_slots', 'cpu_slots', 'run_grid',
+           'sweep_config', 'trial_name', 'sweep_scores', 'rung_size', 'sweep_walk', 'sweep_next', 'choose_recipes',
+           'recipes_markdown']
 
 # %% ../nbs/a7_reproduce.ipynb #89ec9539
 import hashlib, json, os, shlex, statistics, subprocess, sys, time
@@ -263,6 +264,11 @@ def gpu_slots(gpus) -> list[dict]:
     if len(set(gpus)) < len(gpus): raise ValueError("--gpus names a GPU twice; give each index once.")
     return [dict(env={"CUDA_VISIBLE_DEVICES": str(g)}, device="cuda", gpu=torch.cuda.get_device_name(g)) for g in gpus]
 
+def cpu_slots(n: int) -> list[dict]:
+    "`n` worker slots on this machine's CPU, one thread each (OMP_NUM_THREADS=1): n runs at once on n cores."
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"--workers must be at least 1, got {n!r}.")
+    return [dict(env={"OMP_NUM_THREADS": "1"}, device="cpu", gpu="cpu") for _ in range(n)]
+
 # %% ../nbs/a7_reproduce.ipynb #46e38df9
 def _train_here(cfg, folder, device, progress, log):
     t0 = time.time()
@@ -405,3 +411,10 @@ def choose_recipes(records: list[dict], space: dict = SWEEP_SPACE) -> dict[str, 
         (lr, value), (epochs, val) = trials[0], best[trials[0]]
         recipes[loss] = dict(lr=lr, epochs=epochs, options={option: value}, val_mAP=round(val, 4))
     return recipes
+
+def recipes_markdown(recipes: dict[str, dict]) -> str:
+    "The chosen recipes as a markdown table: objective, Adam rate, epochs, the swept option, validation mAP (32 bits)."
+    rows = ["| objective | Adam lr | epochs | option | validation mAP at 32 bits (%) |", "|---|---:|---:|---|---:|"]
+    rows += [f"| {NAMES.get(l, l)} | {r['lr']:g} | {r['epochs']} | {', '.join(f'{k}={v}' for k, v in r['options'].items())}"
+             f" | {100 * r['val_mAP']:.1f} |" for l, r in recipes.items()]
+    return "\n".join(rows) + "\n"
