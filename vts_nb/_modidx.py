@@ -308,6 +308,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'vts_nb.reproduce.cell_record': ('a7_reproduce.html#cell_record', 'vts_nb/reproduce.py'),
                                   'vts_nb.reproduce.choose_recipes': ('a7_reproduce.html#choose_recipes', 'vts_nb/reproduce.py'),
                                   'vts_nb.reproduce.cpu_slots': ('a7_reproduce.html#cpu_slots', 'vts_nb/reproduce.py'),
+                                  'vts_nb.reproduce.default_recipe': ('a7_reproduce.html#default_recipe', 'vts_nb/reproduce.py'),
                                   'vts_nb.reproduce.gpu_name': ('a7_reproduce.html#gpu_name', 'vts_nb/reproduce.py'),
                                   'vts_nb.reproduce.gpu_slots': ('a7_reproduce.html#gpu_slots', 'vts_nb/reproduce.py'),
                                   'vts_nb.reproduce.grid_commands': ('a7_reproduce.html#grid_commands', 'vts_nb/reproduce.py'),

@@ -56,8 +56,9 @@ def add_train_options(p: argparse.ArgumentParser):
     a("--img-size", type=int, help="input size [the backbone's]")
     a("--in-chans", type=int, help="input channels, 3 or 1 [3]")
     a("--norm", help="input normalisation: imagenet, half or none [imagenet]")
-    a("--recipe", help="training settings: short (CPU-sized, the default) or vts (the paper: Adam 1e-5, batch 32, "
-                       "150 epochs, evaluate every 30); the options below override it [short]")
+    a("--recipe", help="training settings: short (CPU-sized, the default), vts (the paper: Adam 1e-5, batch 32, "
+                       "150 epochs, evaluate every 30) or digits (rate, epochs and an option per objective, chosen on "
+                       "digits:val; the default of reproduce on digits); the options below override it [short]")
     a("--epochs", type=int, help="training epochs; raise it to continue a finished run [20]")
     a("--lr", type=float, help="Adam learning rate [1e-5 if --pretrained, else 5e-4]")
     a("--batch-size", type=int, help="batch size [32]")
@@ -126,7 +127,7 @@ def config_from_args(args):
     "The `RunConfig` that `vts-nb train` options describe (the saved run's values for options not given)."
     from vts_nb.run import RunConfig, read_config, recipe_config, FILES
     saved = (Path(args.out) / FILES["config"]).is_file() and not args.fresh
-    cfg = read_config(args.out) if saved else recipe_config(args.recipe or "short")
+    cfg = read_config(args.out) if saved else recipe_config(args.recipe or "short", loss=args.loss or "csq")
     given = {f.name: getattr(args, f.name) for f in fields(RunConfig) if getattr(args, f.name, None) is not None}
     for name, word in (("eval_every", "end"), ("topk", "all"), ("norm", "none")):
         if name in given and str(given[name]).lower() == word: given[name] = None
@@ -249,7 +250,7 @@ def reproduce(args):
     if args.limit is not None and args.limit < 1: raise ValueError(f"--limit must be at least 1, got {args.limit}.")
     seeds = parse_list(args.seeds, "seeds", int) if args.seeds else None
     configs = grid_configs(parse_list(args.backbones, "backbones"), parse_list(args.losses, "losses"),
-                           parse_list(args.bits, "bits", int), args.recipe or "short", seeds, **common)
+                           parse_list(args.bits, "bits", int), args.recipe, seeds, **common)
     if args.print_commands: print("\n".join(grid_commands(configs, args.out))); return
     if args.gpus and args.workers is not None: raise ValueError("--gpus and --workers: choose one (GPUs or CPU workers).")
     slots = (gpu_slots(parse_list(args.gpus, "gpus", int)) if args.gpus else

@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'PAPER_BACKBONES', 'PAPER_LOSSES', 'PAPER_BITS', 'GRID_LOSSES', 'FLAGS', 'NONE_WORDS', 'NAMES', 'DASH',
-           'LOG', 'TABLE_MD', 'TABLE_CSV', 'SWEEP_SPACE', 'paper_table1', 'cell_name', 'grid_configs', 'parse_list',
-           'record_key', 'read_log', 'append_log', 'split_hash', 'versions', 'gpu_name', 'cell_record', 'train_args',
-           'grid_commands', 'table1_rows', 'table1_markdown', 'write_tables', 'gpu_slots', 'cpu_slots', 'run_grid',
-           'sweep_config', 'trial_name', 'sweep_scores', 'rung_size', 'sweep_walk', 'sweep_next', 'choose_recipes',
-           'recipes_markdown']
+           'LOG', 'TABLE_MD', 'TABLE_CSV', 'SWEEP_SPACE', 'paper_table1', 'cell_name', 'default_recipe', 'grid_configs',
+           'parse_list', 'record_key', 'read_log', 'append_log', 'split_hash', 'versions', 'gpu_name', 'cell_record',
+           'train_args', 'grid_commands', 'table1_rows', 'table1_markdown', 'write_tables', 'gpu_slots', 'cpu_slots',
+           'run_grid', 'sweep_config', 'trial_name', 'sweep_scores', 'rung_size', 'sweep_walk', 'sweep_next',
+           'choose_recipes', 'recipes_markdown']
 
 # %% ../nbs/a7_reproduce.ipynb #89ec9539
 import hashlib, json, os, shlex, statistics, subprocess, sys, time
@@ -74,10 +74,15 @@ def cell_name(cfg: RunConfig) -> str:
     "The folder of a grid cell: '<backbone>-<loss>-<bits>', '-s<seed>' after it for seeds other than 0 (timm's ':' -> '_')."
     return f"{cfg.backbone.replace(':', '_')}-{cfg.loss}-{cfg.bits}" + (f"-s{cfg.seed}" if cfg.seed else "")
 
-def grid_configs(backbones=("vit_tiny",), losses=GRID_LOSSES, bits=PAPER_BITS, recipe: str = "short",
+def default_recipe(dataset: str = "digits") -> str:
+    "The recipe a grid uses unless told: 'digits' (one per objective, chosen on digits:val) on digits, else 'short'."
+    return "digits" if dataset in ("digits", "digits@All") else "short"
+
+def grid_configs(backbones=("vit_tiny",), losses=GRID_LOSSES, bits=PAPER_BITS, recipe: str | None = None,
                  seeds=None, **fields) -> dict[str, RunConfig]:
     """One checked `RunConfig` per cell of backbones × losses × bits (× `seeds`), keyed by `cell_name`; TransHash only
-    on our ViTs. `seeds=None`: one seed, `fields`' seed or 0."""
+    on our ViTs. `recipe=None`: `default_recipe` of the dataset; `seeds=None`: one seed, `fields`' seed or 0."""
+    recipe = recipe or default_recipe(fields.get("dataset", "digits"))
     if seeds is not None and "seed" in fields: raise ValueError("Give either seeds (a list) or seed (one), not both.")
     seeds = [fields.pop("seed", 0)] if seeds is None else seeds
     for name, values in (("backbones", backbones), ("losses", losses), ("bits", bits), ("seeds", seeds)):
@@ -173,7 +178,7 @@ NONE_WORDS = dict(eval_every="end", topk="all", norm="none")      # what `vts-nb
 
 def train_args(cfg: RunConfig, out) -> list[str]:
     "The `vts-nb train` arguments that reproduce `cfg` in folder `out` (fields at the recipe's defaults left out)."
-    base = recipe_config(cfg.recipe)
+    base = recipe_config(cfg.recipe, loss=cfg.loss)                     # its settings for this objective
     base = check_config(replace(base, pretrained=cfg.pretrained, backbone=cfg.backbone))   # the recipe's lr for it
     args = ["--loss", cfg.loss, "--bits", str(cfg.bits), "--recipe", cfg.recipe]
     for name, flag in FLAGS.items():
