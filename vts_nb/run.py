@@ -94,7 +94,11 @@ RECIPES = {"short": dict(epochs=20, lr=None, batch_size=32, weight_decay=0., eva
 OBJECTIVE_RECIPES = {  # what a recipe sets per objective; "digits": chosen on digits:val by tools/sweep_recipes.py (a7)
     "digits": dict(dsh=dict(lr=3e-3, epochs=30, options=dict(alpha=0.1)),
                    hashnet=dict(lr=1e-3, epochs=20, options=dict(alpha=0.1)),
-                   greedyhash=dict(lr=1e-3, epochs=30, options=dict(alpha=1.0)))}
+                   greedyhash=dict(lr=1e-3, epochs=30, options=dict(alpha=1.0)),
+                   idhn=dict(lr=1e-3, epochs=30, options=dict(pairs="batch")),
+                   csq=dict(lr=3e-3, epochs=20, options=dict(lam=1e-4)),
+                   dpn=dict(lr=1e-3, epochs=20, options=dict(margin=1.0)),
+                   transhash=dict(lr=1e-3, epochs=70, options=dict(gamma_per_bit=0.25)))}
 
 def recipe_config(recipe: str = "short", **fields) -> RunConfig:
     "A `RunConfig` with the settings of `recipe` (`RECIPES`, then `OBJECTIVE_RECIPES` for the loss), then `fields` on top."
