@@ -6,9 +6,12 @@
 Every cell runs, `#| slow`, `#| gpu` and `#| net` ones too (on a machine without a GPU or internet those print a
 skip line), so a lesson that passes here also passes Run All in JupyterLab. A cell that raises stops that notebook,
 leaves the file untouched, and the script exits with status 1.
+
+The time of each lesson goes to docs/lesson_times.json (README's course map): it is the Run All a student does, with
+the torch thread count the lesson's first cell sets (every core; OMP_NUM_THREADS if the shell sets it), recorded
+beside the time.
 """
 import base64, io, json, os, sys, time
-os.environ.setdefault("OMP_NUM_THREADS", "1")    # as CI's nbdev-test: the numbers the prose quotes come out the same
 os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
 from pathlib import Path
 import torch
@@ -52,12 +55,14 @@ def run_lesson(path: Path) -> float:
     write_nb(nb, path)
     return time.time() - start
 
-def record_time(name: str, seconds: float):
-    "Keep each lesson's Run All time in docs/lesson_times.json (README's course map shows them)."
+def record_time(name: str, seconds: float, threads: int):
+    "Keep each lesson's Run All time and torch thread count in docs/lesson_times.json (README's course map)."
     path = ROOT / "docs" / "lesson_times.json"
     times = json.loads(path.read_text()) if path.exists() else {}
-    times["measured_on"] = f"{os.cpu_count()} CPU cores{', ' + torch.cuda.get_device_name() if torch.cuda.is_available() else ', no GPU'}"
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    times["measured_on"] = f"{os.cpu_count()} CPU cores, {gpu}"
     times.setdefault("seconds", {})[name] = round(seconds)
+    times.setdefault("threads", {})[name] = threads
     path.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
 
 def main(paths) -> int:
@@ -65,9 +70,9 @@ def main(paths) -> int:
     failed = []
     for p in paths:
         try:
-            seconds = run_lesson(p)
-            print(f"{p.name}: {seconds:.0f} s", flush=True)
-            record_time(p.name, seconds)
+            seconds = run_lesson(p)                  # the kernel is this process: torch.get_num_threads() is
+            print(f"{p.name}: {seconds:.0f} s ({torch.get_num_threads()} threads)", flush=True)   # what cell 1 set
+            record_time(p.name, seconds, torch.get_num_threads())
         except Exception as e:
             print(f"{p.name}: FAILED: {type(e).__name__}: {str(e)[-2000:]}", flush=True); failed.append(p.name)
     if failed: print("failed:", ", ".join(failed))

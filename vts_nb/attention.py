@@ -11,36 +11,40 @@ import torch.nn.functional as F
 from torch import nn
 
 # %% ../nbs/01_attention.ipynb #33f5f886
-def split_heads(qkv: torch.Tensor, num_heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    "`(B, T, 3D)` output of the `qkv` projection -> queries, keys, values, each `(B, A_h, T, A_S)`."
+def split_heads(qkv: torch.Tensor, num_heads: int) -> tuple[torch.Tensor, ...]:
+    "The `qkv` output `(B, T, 3D)` -> queries, keys, values, each `(B, A_h, T, A_S)`."
     B, T, D3 = qkv.shape
     qkv = qkv.reshape(B, T, 3, num_heads, D3 // (3 * num_heads))      # (B, T, 3, A_h, A_S)
     return qkv.permute(2, 0, 3, 1, 4).unbind(0)
 
 # %% ../nbs/01_attention.ipynb #bd2d92de
 def attend(q, k, v, scale: float, dropout: nn.Module | None = None):
-    "The manual eq. 4–6 on `(B, A_h, T, A_S)` queries, keys, values: returns the outputs and the weights `(B, A_h, T, T)`."
-    weights = ((q * scale) @ k.transpose(-2, -1)).softmax(dim=-1)      # A_w = softmax(S_Q S_K^T / sqrt(A_S))
+    "Eq. 4–6 on `(B, A_h, T, A_S)` queries, keys, values -> outputs, weights `(B, A_h, T, T)`."
+    weights = ((q * scale) @ k.transpose(-2, -1)).softmax(dim=-1)  # softmax(S_Q S_K^T / sqrt(A_S))
     if dropout is not None: weights = dropout(weights)
     return weights @ v, weights
 
 # %% ../nbs/01_attention.ipynb #f43d6522
 class Attention(nn.Module):
-    "Multi-head self-attention with timm's parameter names (`qkv`, `proj`); fused or manual (eq. 3–6)."
-    def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = True, attn_drop: float = 0., proj_drop: float = 0.,
-                 fused: bool = True):
+    "Multi-head self-attention, timm's parameter names (`qkv`, `proj`); fused or manual (eq. 3–6)."
+    def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = True, attn_drop: float = 0.,
+                 proj_drop: float = 0., fused: bool = True):
         super().__init__()
-        if dim % num_heads: raise ValueError(f"dim {dim} must be divisible by num_heads {num_heads}.")
+        if dim % num_heads:
+            raise ValueError(f"dim {dim} must be divisible by num_heads {num_heads}.")
         self.num_heads, self.head_dim, self.fused = num_heads, dim // num_heads, fused
         self.scale = self.head_dim ** -0.5                          # 1 / sqrt(A_S)
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)           # [W_Q; W_K; W_V] in one matrix
-        self.attn_drop, self.proj, self.proj_drop = nn.Dropout(attn_drop), nn.Linear(dim, dim), nn.Dropout(proj_drop)
+        self.attn_drop, self.proj_drop = nn.Dropout(attn_drop), nn.Dropout(proj_drop)
+        self.proj = nn.Linear(dim, dim)                             # W_A
 
     def forward(self, x, return_attn: bool = False):
-        B, T, D = x.shape                                           # T = N+1 tokens
+        B, T, D = x.shape                                           # T = P+1 tokens
         q, k, v = split_heads(self.qkv(x), self.num_heads)          # (B, A_h, T, A_S) each
         if self.fused and not return_attn:
-            x = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_drop.p if self.training else 0.)
+            drop = self.attn_drop.p if self.training else 0.
+            x = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
         else: x, attn = attend(q, k, v, self.scale, self.attn_drop)
-        x = self.proj_drop(self.proj(x.transpose(1, 2).reshape(B, T, D)))   # heads side by side, then F_S = F_A W_A
+        x = self.proj(x.transpose(1, 2).reshape(B, T, D))       # heads side by side; F_S = F_A W_A
+        x = self.proj_drop(x)
         return (x, attn) if return_attn else x

@@ -4,13 +4,18 @@
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'COMMANDS', 'Parser', 'one_line', 'add_train_options', 'build_parser', 'config_from_args',
-           'check_device', 'train', 'evaluate', 'image_paths', 'check_output_file', 'index', 'search', 'reproduce',
+           'check_arg', 'check_device', 'train', 'evaluate', 'image_paths', 'run_files', 'index', 'search', 'reproduce',
            'main']
 
 # %% ../nbs/a6_cli.ipynb #56a93475
-import argparse, json, sys
+import argparse, json, os, sys
 from dataclasses import fields
 from pathlib import Path
+from .config import (BOUNDS, EVAL_FILES, FILES, Range, RunConfig, check_batch_size,
+                           check_config, check_data_files, check_device_name, check_image_file,
+                           check_out, check_precision_device, check_run, check_run_folder,
+                           printable, read_config, read_index_header, recipe_config, saved_run)
+from .files import RunLocked, check_input_file, check_output_file, check_replaceable
 
 # %% ../nbs/a6_cli.ipynb #312b7052
 class Parser(argparse.ArgumentParser):
@@ -40,39 +45,47 @@ def _option(s: str):
 # %% ../nbs/a6_cli.ipynb #f5d9635a
 def add_train_options(p: argparse.ArgumentParser):
     "The `train` options; each maps onto a `RunConfig` field."
-    a = p.add_argument
+    a, switch = p.add_argument, argparse.BooleanOptionalAction
     a("--loss", help="dsh, hashnet, greedyhash, idhn, csq, dpn (VTS) or transhash [csq]")
     a("--bits", type=int, help="code length [16]")
     a("--backbone", help="vit_tiny, vts16, vts32, alexnet, resnet50 or timm:<name> [vit_tiny]")
     a("--pool", help="VTS head input: 'all' tokens (the paper) or 'cls' [all]")
-    a("--pretrained", action=argparse.BooleanOptionalAction, help="start from ImageNet weights [no]")
-    a("--weights", help="local pretrained weights file (.safetensors, .pth or Google's .npz) for vts16/vts32")
-    a("--option", type=_option, action="append", metavar="NAME=VALUE", help="an option of the objective, e.g. lam=1e-4")
+    a("--pretrained", action=switch, help="start from ImageNet weights [no]")
+    a("--weights", help="local pretrained weights file (.safetensors, .pth or Google's .npz)")
+    a("--option", type=_option, action="append", metavar="NAME=VALUE",
+      help="an option of the objective, e.g. lam=1e-4")
     a("--groups", type=int, help="TransHash: number of local streams [2]")
-    a("--faithful", action=argparse.BooleanOptionalAction, help="reproduce the reference code's bug for this loss [no]")
-    a("--dataset", help="digits, digits@All, cifar10, cifar10@All, imagenet100, nuswide21, coco [digits]")
+    a("--faithful", action=switch, help="reproduce the reference code's bug for this loss [no]")
+    a("--dataset", help="digits, digits@All, cifar10, cifar10@All, imagenet100, nuswide21, coco "
+                        "[digits]")
     a("--data-root", help="folder holding the datasets [data]")
-    a("--image-root", help="list datasets: folder the listed image paths are relative to [the list's folder]")
+    a("--image-root", help="list datasets: the folder the listed paths start from [the list's]")
     a("--img-size", type=int, help="input size [the backbone's]")
     a("--in-chans", type=int, help="input channels, 3 or 1 [3]")
     a("--norm", help="input normalisation: imagenet, half or none [imagenet]")
-    a("--recipe", help="training settings: short (CPU-sized, the default), vts (the paper: Adam 1e-5, batch 32, "
-                       "150 epochs, evaluate every 30) or digits (rate, epochs and an option per objective, chosen on "
-                       "digits:val; the default of reproduce on digits); the options below override it [short]")
+    a("--recipe", help="training settings: short (CPU-sized, the default), vts (the paper: "
+                       "Adam 1e-5, batch 32, 150 epochs, evaluate every 30) or digits (rate, epochs "
+                       "and an option per objective, chosen on digits:val; the default of reproduce "
+                       "on digits); the options below override it [short]")
     a("--epochs", type=int, help="training epochs; raise it to continue a finished run [20]")
     a("--lr", type=float, help="Adam learning rate [1e-5 if --pretrained, else 5e-4]")
     a("--batch-size", type=int, help="batch size [32]")
     a("--weight-decay", type=float, help="Adam weight decay [0]")
-    a("--eval-every", type=_int_or("end"), help="evaluate every N epochs and at the end, or 'end' [5]")
+    a("--eval-every", type=_int_or("end"), help="evaluate every N epochs and at the end, or "
+                                                "'end' [5]")
     a("--topk", type=_int_or("all"), help="mAP@topk, or 'all' [the dataset's]")
     a("--seed", type=int, help="random seed: split, initialisation, batches [0]")
-    a("--precision", help="auto (bf16 on recent GPUs, fp16 on older ones, fp32 on CPU), fp32, bf16 or fp16 [auto]")
-    a("--fused-attention", action=argparse.BooleanOptionalAction,
+    a("--precision", help="auto (bf16 on recent GPUs, fp16 on older ones, fp32 on CPU), fp32, "
+                          "bf16 or fp16 [auto]")
+    a("--fused-attention", action=switch,
       help="fused SDPA attention; --no-fused-attention: the manual one of the VTS code [yes]")
-    a("--compile", action=argparse.BooleanOptionalAction, help="torch.compile the model (long GPU runs) [no]")
-    a("--out", default="runs/digits", help="run folder; the same command again resumes it [runs/digits]")
-    a("--fresh", action="store_true", help="delete the run in --out and start over (after every check has passed)")
-    a("--check-images", action="store_true", help="list datasets: decode every listed image before training")
+    a("--compile", action=switch, help="torch.compile the model (long GPU runs) [no]")
+    a("--out", default="runs/digits", help="run folder; the same command again resumes it "
+                                           "[runs/digits]")
+    a("--fresh", action="store_true", help="start over: after every check has passed, the run in "
+                                          "--out is moved aside, and deleted once the new run has "
+                                          "finished [no]")
+    a("--check-images", action="store_true", help="list datasets: decode every listed image first")
     a("--device", help="cpu, cuda, cuda:1, … [cuda if available]")
     a("--quiet", action="store_true", help="no progress bars")
 
@@ -123,25 +136,34 @@ def build_parser() -> Parser:
     return p
 
 # %% ../nbs/a6_cli.ipynb #a07e22ba
-def config_from_args(args):
-    "The `RunConfig` that `vts-nb train` options describe (the saved run's values for options not given)."
-    from vts_nb.run import RunConfig, read_config, recipe_config, FILES
-    saved = (Path(args.out) / FILES["config"]).is_file() and not args.fresh
-    cfg = read_config(args.out) if saved else recipe_config(args.recipe or "short", loss=args.loss or "csq")
-    given = {f.name: getattr(args, f.name) for f in fields(RunConfig) if getattr(args, f.name, None) is not None}
+def config_from_args(args) -> RunConfig:
+    "The `RunConfig` that `vts-nb train` options describe (the saved run's for options not given)."
+    folder = saved_run(args.out)
+    saved = not args.fresh and os.path.lexists(folder / FILES["config"])
+    cfg = read_config(folder) if saved else recipe_config(args.recipe or "short",
+                                                           loss=args.loss or "csq")
+    given = {f.name: getattr(args, f.name) for f in fields(RunConfig)
+             if getattr(args, f.name, None) is not None}
     for name, word in (("eval_every", "end"), ("topk", "all"), ("norm", "none")):
         if name in given and str(given[name]).lower() == word: given[name] = None
-    options = cfg.options | dict(args.option or []) | ({"groups": args.groups} if args.groups is not None else {})
+    groups = {"groups": args.groups} if args.groups is not None else {}
+    options = cfg.options | dict(args.option or []) | groups
     return RunConfig(**(vars(cfg) | given | dict(options=options)))
+
+def check_arg(flag: str, value, values: Range):
+    "An option that is not a configuration field lies in its range (None: not given)."
+    if value is not None and value not in values:
+        raise ValueError(f"{flag} must be {values}; got {value!r}.")
 
 # %% ../nbs/a6_cli.ipynb #f0c24310
 def check_device(name: str | None):
-    "The torch device `name` (None: CUDA if available, else CPU), or a ValueError if this machine does not have it."
+    "The torch device `name` (None: CUDA if available, else CPU); a ValueError if it is not here."
     import torch
-    if name is None: return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try: device = torch.device(name)
-    except RuntimeError: raise ValueError(f"Unknown device {name!r}; use cpu, cuda or cuda:N.") from None
-    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+    if check_device_name(name) is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    cuda = torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()
+    if device.type == "cuda" and not cuda:
         raise ValueError(f"--device {name}: no such CUDA device on this machine "
                          f"({torch.cuda.device_count()} found); use --device cpu.")
     if device.type == "mps" and not torch.backends.mps.is_available():
@@ -151,23 +173,35 @@ def check_device(name: str | None):
 # %% ../nbs/a6_cli.ipynb #075f83de
 def train(args):
     "vts-nb train: train (or resume) the run in --out and print its metrics."
-    from vts_nb.run import train_run
-    cfg, device = config_from_args(args), check_device(args.device)
+    cfg = check_config(config_from_args(args))
+    check_batch_size(cfg, check_data_files(cfg))
+    check_precision_device(cfg.precision, check_device_name(args.device))
+    check_run_folder(args.out, cfg, args.fresh)
+    from vts_nb.run import train_run                                  # torch from here on
+    device = check_device(args.device)
+    log = lambda line: print(line, f"[{device}]", flush=True)
     run = train_run(cfg, args.out, fresh=args.fresh, device=device, progress=not args.quiet,
-                    decode_images=args.check_images, log=lambda line: print(line, f"[{device}]", flush=True))
+                    decode_images=args.check_images, log=log)
     for h in run.history:
-        print(f"epoch {h['epoch'] + 1:3d}  loss {h['loss']:.4f}" + (f"  mAP {h['mAP']:.4f}" if "mAP" in h else ""))
+        print(f"epoch {h['epoch'] + 1:3d}  loss {h['loss']:.4f}"
+              + (f"  mAP {h['mAP']:.4f}" if "mAP" in h else ""))
     m = run.metrics
     print(f"final mAP@{m['topk'] or 'all'}: {m['mAP']:.4f}  "
-          + "  ".join(f"P@{k} {v:.4f}" for k, v in m["precision_at"].items()) + f"; outputs in {args.out}")
+          + "  ".join(f"P@{k} {v:.4f}" for k, v in m["precision_at"].items())
+          + f"; outputs in {args.out}")
     if "best_mAP" in m and m["best_epoch"] != m["last_epoch"]:
-        print(f"best evaluation: mAP {m['best_mAP']:.4f} at epoch {m['best_epoch']} (picked on the query set, as VTS "
-              f"reported it); last: {m['last_mAP']:.4f} at epoch {m['last_epoch']}")
+        print(f"best evaluation: mAP {m['best_mAP']:.4f} at epoch {m['best_epoch']} (picked on "
+              f"the query set, as VTS reported it); last: {m['last_mAP']:.4f} at epoch "
+              f"{m['last_epoch']}")
 
 # %% ../nbs/a6_cli.ipynb #87a1292c
 def evaluate(args):
     "vts-nb eval: metrics of a saved run; writes eval.json and pr.png into the run folder."
-    from vts_nb.run import load_run, run_metrics
+    check_arg("--topk", None if args.topk == "all" else args.topk, BOUNDS["topk"])
+    check_device_name(args.device)
+    check_run(args.run)
+    for f in EVAL_FILES: check_replaceable(Path(args.run) / f)
+    from vts_nb.run import load_run, run_metrics                      # torch from here on
     from vts_nb.files import write_json, save_figure
     from vts_nb.viz import plot_pr
     from vts_nb.metrics import PRCurve
@@ -175,10 +209,11 @@ def evaluate(args):
     run = load_run(args.run, device=device)
     topk = None if args.topk == "all" else (args.topk or run.config.topk)
     m = run_metrics(run.model, run.split, topk, device)
-    write_json(run.path / "eval.json", m)
-    fig = plot_pr({f"{run.config.backbone}-{run.config.loss}, {run.config.bits} bits": PRCurve(**m["pr_radius"])},
-                  title=f"{m['dataset']}: precision-recall by Hamming radius 0-{m['bits']}")
-    save_figure(fig, run.path / "pr.png")
+    write_json(run.path / EVAL_FILES[0], m)
+    name = f"{run.config.backbone}-{run.config.loss}, {run.config.bits} bits"
+    title = f"{m['dataset']}: precision-recall by Hamming radius 0-{m['bits']}"
+    fig = plot_pr({name: PRCurve(**m["pr_radius"])}, title=title)
+    save_figure(fig, run.path / EVAL_FILES[1])
     print(f"{run.path}: mAP@{m['topk'] or 'all'} {m['mAP']:.4f}  "
           + "  ".join(f"P@{k} {v:.4f}" for k, v in m["precision_at"].items())
           + f"  ({m['query']} queries, {m['database']} database items); wrote eval.json, pr.png")
@@ -187,75 +222,109 @@ def evaluate(args):
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 def image_paths(items: list[str]) -> list[Path]:
-    "Image files named directly, found in folders (recursively) or listed in .txt files, in order."
+    "Image files named, found in folders (recursively) or listed in .txt files, in order; checked."
     paths = []
     for item in map(Path, items):
-        if item.is_dir(): paths += sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif item.suffix == ".txt" and item.is_file():
-            paths += [item.parent / line.split()[0] for line in item.read_text().splitlines() if line.strip()]
-        elif item.is_file(): paths.append(item)
-        else: raise FileNotFoundError(f"{item}: no such image file, folder or list; check the path.")
-    if not paths: raise ValueError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(items)}.")
+        if item.is_dir():
+            paths += sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif item.suffix == ".txt":
+            text = check_input_file(item, "list").read_bytes().decode("utf-8", "surrogateescape")
+            paths += [item.parent / line.split()[0] for line in text.splitlines() if line.strip()]
+        else: paths.append(item)
+    if not paths:
+        raise ValueError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(items)}.")
+    for p in paths: check_image_file(p)
     return paths
 
 # %% ../nbs/a6_cli.ipynb #f79fd8c9
-def check_output_file(path) -> Path:
-    "`path` can be written: not a folder, inside a writable folder."
-    path = Path(path)
-    if path.is_dir(): raise ValueError(f"{path} is a folder; give a file name for the output (e.g. {path / 'index.safetensors'}).")
-    from vts_nb.files import check_writable
-    return check_writable(path)
+def run_files(run) -> list[Path]:
+    "The files of run folder `run` that no command may write over (its own, and `vts-nb eval`'s)."
+    return [Path(run) / f for f in (*FILES.values(), *EVAL_FILES)]
 
 def index(args):
     "vts-nb index: encode images with a run's model into a HammingIndex file."
-    from vts_nb.run import load_run
+    check_arg("--batch-size", args.batch_size, BOUNDS["batch_size"])
+    check_device_name(args.device)
+    check_run(args.run, data=False)
+    paths = image_paths(args.images)
+    out = check_output_file(args.out, inputs=[*paths, *run_files(args.run)])
+    if out.exists():
+        try: read_index_header(out)
+        except ValueError:
+            raise ValueError(f"{out} exists and is not an index; vts-nb index replaces only an "
+                             "index file: choose another --out.") from None
+    from vts_nb.run import load_run                                   # torch from here on
     from vts_nb.model import encode_images
     from vts_nb.search import HammingIndex
-    out, paths, device = check_output_file(args.out), image_paths(args.images), check_device(args.device)
+    from vts_nb.files import weights_fingerprint
+    device = check_device(args.device)
     run = load_run(args.run, device=device, split=False)
-    codes = encode_images(run.model, paths, batch_size=args.batch_size, device=device, progress=True)
-    index = HammingIndex(codes, names=[str(p.resolve()) for p in paths], meta={"run": str(run.path.resolve())})
-    index.save(out)
+    codes = encode_images(run.model, paths, batch_size=args.batch_size, device=device,
+                          progress=True)
+    meta = {"run": str(run.path.resolve()), "weights": weights_fingerprint(run.model)}
+    HammingIndex(codes, names=[str(p.resolve()) for p in paths], meta=meta).save(out)
     print(f"indexed {len(paths)} images ({codes.shape[1]} bits, run {run.path}) into {out}")
 
 # %% ../nbs/a6_cli.ipynb #0d807a8f
 def search(args):
     "vts-nb search: print the k nearest indexed images of each query and draw them."
-    from vts_nb.run import load_run
+    check_arg("-k", args.k, Range(int, 1, 10**6))
+    check_device_name(args.device)
+    meta = read_index_header(args.index)["meta"]
+    reindex = f"re-index: vts-nb index {meta.get('run', 'RUN')} IMAGES --out {args.index}"
+    if not {"run", "weights"} <= set(meta):
+        raise ValueError(f"{args.index} does not record the run and the weights that made it "
+                         f"(written by an older vts-nb, or not by vts-nb index); {reindex}.")
+    check_run(meta["run"], data=False)
+    queries = image_paths(args.queries)
+    png = check_output_file(args.png, [*queries, args.index, *run_files(meta["run"])])
+    from vts_nb.run import load_run                                   # torch from here on
     from vts_nb.model import encode_images
     from vts_nb.search import HammingIndex
+    from vts_nb.files import weights_fingerprint
     from vts_nb.viz import show_search
-    if args.k < 1: raise ValueError(f"-k must be at least 1, got {args.k}.")
-    png, queries, device = check_output_file(args.png), image_paths(args.queries), check_device(args.device)
+    device = check_device(args.device)
+    run = load_run(meta["run"], device=device, split=False)
+    if weights_fingerprint(run.model) != meta["weights"]:
+        raise ValueError(f"{args.index} was built with other weights than the run {meta['run']} "
+                         "holds now (trained further since, or another run): the index's codes "
+                         f"and the queries' would come from two different models; {reindex}.")
     index = HammingIndex.load(args.index)
-    if "run" not in index.meta or not index.names:
-        raise ValueError(f"{args.index} was not written by vts-nb index (no run folder or image names in it).")
-    run = load_run(index.meta["run"], device=device, split=False)
-    dist, idx = index.search(encode_images(run.model, queries, device=device), min(args.k, len(index)))
-    results = [[(index.names[j], int(d)) for d, j in zip(dr.tolist(), ir.tolist())] for dr, ir in zip(dist, idx)]
+    codes = encode_images(run.model, queries, device=device)
+    dist, idx = index.search(codes, min(args.k, len(index)))
+    results = [[(index.names[j], int(d)) for d, j in zip(dr.tolist(), ir.tolist())]
+               for dr, ir in zip(dist, idx)]
     for q, res in zip(queries, results):
-        print(f"query {q}")
-        for rank, (name, d) in enumerate(res, 1): print(f"{rank:4d}  d={d:<3d} {name}")
+        print(f"query {printable(q)}")
+        for rank, (name, d) in enumerate(res, 1): print(f"{rank:4d}  d={d:<3d} {printable(name)}")
     show_search([str(q) for q in queries], results, path=png)
-    print(f"wrote {png}")
+    print(f"wrote {printable(png)}")
 
 # %% ../nbs/a6_cli.ipynb #ac0f0c12
 def reproduce(args):
-    "vts-nb reproduce: train (or continue) a grid of runs, log each finished one, print Table 1's layout."
-    from vts_nb.reproduce import grid_configs, grid_commands, gpu_slots, cpu_slots, parse_list, run_grid, TABLE_MD
-    common = {k: getattr(args, k) for k in ("dataset", "data_root", "image_root", "weights", "epochs", "lr", "batch_size",
-                                            "seed", "eval_every", "pretrained") if getattr(args, k) is not None}
+    "vts-nb reproduce: train (or continue) a grid of runs, log each finished one, print Table 1."
+    from vts_nb.reproduce import (grid_configs, grid_commands, gpu_slots, cpu_slots, parse_list,
+                                  run_grid, TABLE_MD)
+    shared = ("dataset", "data_root", "image_root", "weights", "epochs", "lr", "batch_size",
+              "seed", "eval_every", "pretrained")
+    common = {k: getattr(args, k) for k in shared if getattr(args, k) is not None}
     if common.get("eval_every") == "end": common["eval_every"] = None
     if args.option: common["options"] = dict(args.option)
-    if args.limit is not None and args.limit < 1: raise ValueError(f"--limit must be at least 1, got {args.limit}.")
+    check_arg("--limit", args.limit, Range(int, 1, 10**6))
+    check_device_name(args.device)
+    grid = (parse_list(args.backbones, "backbones"), parse_list(args.losses, "losses"),
+            parse_list(args.bits, "bits", int))
     seeds = parse_list(args.seeds, "seeds", int) if args.seeds else None
-    configs = grid_configs(parse_list(args.backbones, "backbones"), parse_list(args.losses, "losses"),
-                           parse_list(args.bits, "bits", int), args.recipe, seeds, **common)
+    configs = grid_configs(*grid, args.recipe, seeds, **common)       # recipe None: the dataset's
+    for cfg in configs.values(): check_batch_size(cfg, check_data_files(cfg))
+    gpus = parse_list(args.gpus, "gpus", int) if args.gpus else None
+    if gpus and args.workers is not None: raise ValueError("--gpus and --workers: choose one.")
+    workers = None if args.workers is None else cpu_slots(args.workers)
+    check_out(args.out)
     if args.print_commands: print("\n".join(grid_commands(configs, args.out))); return
-    if args.gpus and args.workers is not None: raise ValueError("--gpus and --workers: choose one (GPUs or CPU workers).")
-    slots = (gpu_slots(parse_list(args.gpus, "gpus", int)) if args.gpus else
-             cpu_slots(args.workers) if args.workers is not None else None)
-    run_grid(configs, args.out, limit=args.limit, device=None if slots else check_device(args.device), slots=slots,
+    slots = gpu_slots(gpus) if gpus else workers                    # torch from here on
+    device = None if slots else check_device(args.device)
+    run_grid(configs, args.out, limit=args.limit, device=device, slots=slots,
              progress=not args.quiet, log=lambda line: print(line, flush=True))
     print((Path(args.out) / TABLE_MD).read_text())
 
@@ -265,17 +334,19 @@ COMMANDS = dict(train=train, eval=evaluate, index=index, search=search, reproduc
 def main(argv: list[str] | None = None) -> int:
     "The `vts-nb` command; returns the exit code."
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"): argv = ["train", *argv]   # `vts-nb [train options]`
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+        argv = ["train", *argv]                                       # `vts-nb [train options]`
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
         return 0
     except KeyboardInterrupt:
-        print(f"vts-nb {args.command}: interrupted; run the same command again to resume.", file=sys.stderr)
+        print(f"vts-nb {args.command}: interrupted; run the same command again to resume.",
+              file=sys.stderr)
         return 130
     except Exception as e:
-        from vts_nb.files import RunLocked
-        from vts_nb.training_internals import NonFiniteLoss
-        if args.debug or not isinstance(e, (ValueError, OSError, RunLocked, NonFiniteLoss)): raise
-        print(f"vts-nb {args.command}: error: {one_line(e)}", file=sys.stderr)
-        return 1 if isinstance(e, NonFiniteLoss) else 2
+        internals = sys.modules.get("vts_nb.training_internals")    # imported if training started
+        diverged = internals is not None and isinstance(e, internals.NonFiniteLoss)
+        if args.debug or not (diverged or isinstance(e, (ValueError, OSError, RunLocked))): raise
+        print(f"vts-nb {args.command}: error: {printable(one_line(e))}", file=sys.stderr)
+        return 1 if diverged else 2

@@ -127,19 +127,37 @@ def encode_batches(model: nn.Module, batches, device=None, progress: bool = Fals
 
 # %% ../nbs/04_hash_model.ipynb #a0ee0f12
 def _image_batches(images, preprocess: ResizeNormalize, batch_size: int):
-    "Preprocessed batches `(b, C, H, W)` of a tensor `(n, C, h, w)` or of a list of paths / PIL images."
+    "Preprocessed batches `(b, C, H, W)` of a tensor `(n, C, h, w)` or a list of paths/PIL images."
+    chans = 1 if preprocess.in_chans == 1 else 3
     for s in range(0, len(images), batch_size):
         chunk = images[s:s + batch_size]
         if isinstance(chunk, torch.Tensor): yield preprocess(chunk)
-        else: yield torch.cat([preprocess(read_image(im, 1 if preprocess.in_chans == 1 else 3)[None]) for im in chunk])
+        else: yield torch.cat([preprocess(read_image(im, chans)[None]) for im in chunk])
 
-def encode_images(model: nn.Module, images, batch_size: int = 64, device=None, progress: bool = False) -> torch.Tensor:
-    "±1 codes `(n, bits)` for a list of image paths / PIL images, or a tensor `(n, C, H, W)` (uint8, or float in [0, 1])."
-    if isinstance(images, (str, Path)): raise TypeError("Pass a list of image paths, not a single path.")
+def _check_tensor(images: torch.Tensor):
+    "An image tensor is `(n, C, H, W)`, uint8 or float in [0, 1]."
+    if images.ndim != 4:
+        raise ValueError(f"An image tensor must be (n, C, H, W); got shape {tuple(images.shape)}.")
+    if images.dtype != torch.uint8 and not images.is_floating_point():
+        raise ValueError(f"An image tensor must be uint8 (0-255) or float in [0, 1], not "
+                         f"{images.dtype}: scale it first (16 bits: images.float() / 65535).")
+    if images.is_floating_point() and not (torch.isfinite(images).all()
+                                           and 0 <= images.min() and images.max() <= 1):
+        raise ValueError(f"Float images must lie in [0, 1] (these run from {images.min():.3g} to "
+                         f"{images.max():.3g}): divide uint8 pixels by 255 — or pass the uint8 "
+                         "tensor — before any normalisation.")
+
+def encode_images(model: nn.Module, images, batch_size: int = 64, device=None,
+                  progress: bool = False) -> torch.Tensor:
+    "±1 codes `(n, bits)` of image paths / PIL images, or of a tensor `(n, C, H, W)` (see above)."
+    if isinstance(images, (str, Path)):
+        raise TypeError("Pass a list of image paths, not a single path.")
     if len(images) == 0: raise ValueError("No images to encode.")
-    if not hasattr(model, "preprocess"): raise TypeError(f"{type(model).__name__} has no `preprocess` transform; build it with hash_model.")
-    if isinstance(images, torch.Tensor) and images.ndim != 4: raise ValueError(f"An image tensor must be (n, C, H, W); got shape {tuple(images.shape)}.")
-    if isinstance(images, torch.Tensor) and images.is_floating_point() and (images.min() < 0 or images.max() > 1):
-        raise ValueError(f"Float images must lie in [0, 1] (these run from {images.min():.3g} to {images.max():.3g}): "
-                         "divide uint8 pixels by 255 — or pass the uint8 tensor — before any normalisation.")
-    return encode_batches(model, _image_batches(images, model.preprocess, batch_size), device, progress, -(-len(images) // batch_size))
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if not hasattr(model, "preprocess"):
+        raise TypeError(f"{type(model).__name__} has no `preprocess` transform; build it with "
+                        "hash_model.")
+    if isinstance(images, torch.Tensor): _check_tensor(images)
+    batches = _image_batches(images, model.preprocess, batch_size)
+    return encode_batches(model, batches, device, progress, -(-len(images) // batch_size))

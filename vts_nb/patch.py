@@ -11,14 +11,15 @@ from torch import nn
 
 # %% ../nbs/00_patch_embedding.ipynb #9b068ce3
 def patchify(x: torch.Tensor, patch_size: int) -> torch.Tensor:
-    "Cut images `(B, C, H, W)` into flattened non-overlapping patches `(B, N, C*k*k)`, raster order, `(c, i, j)` inside a patch."
+    "Images `(B, C, H, W)` -> flat patches `(B, P, C*p*p)`: raster order, `(c, i, j)` in a patch."
     B, C, H, W = x.shape
-    k = patch_size
-    if H % k or W % k:
-        raise ValueError(f"Image size {H}x{W} is not divisible by the patch size {k}; resize the image to a multiple of {k}.")
-    x = x.unfold(2, k, k).unfold(3, k, k)          # (B, C, H/k, W/k, k, k)
-    x = x.permute(0, 2, 3, 1, 4, 5)                # (B, H/k, W/k, C, k, k)
-    return x.reshape(B, (H // k) * (W // k), C * k * k)  # (B, N, d)
+    p = patch_size
+    if H % p or W % p:
+        raise ValueError(f"Image size {H}x{W} is not divisible by the patch size {p}; "
+                         f"resize the image to a multiple of {p}.")
+    x = x.unfold(2, p, p).unfold(3, p, p)                # (B, C, H/p, W/p, p, p)
+    x = x.permute(0, 2, 3, 1, 4, 5)                      # (B, H/p, W/p, C, p, p)
+    return x.reshape(B, (H // p) * (W // p), C * p * p)  # (B, P, C p^2)
 
 # %% ../nbs/00_patch_embedding.ipynb #55387ccd
 def image_hw(img_size) -> tuple[int, int]:
@@ -27,38 +28,40 @@ def image_hw(img_size) -> tuple[int, int]:
     return int(H), int(W)
 
 def check_image(x: torch.Tensor, img_size, in_chans: int):
-    "Raise a clear error unless `x` is a batch of `in_chans`-channel images of size `img_size` (an int or `(H, W)`)."
+    "Raise a clear error unless `x` is a batch of `in_chans`-channel images of size `img_size`."
     if x.ndim != 4:
-        raise ValueError(f"Expected a batch of images (B, C, H, W), got a tensor of shape {tuple(x.shape)}; "
-                         "add a batch dimension with x[None] for a single image.")
+        raise ValueError(f"Expected a batch of images (B, C, H, W), got a tensor of shape "
+                         f"{tuple(x.shape)}; add a batch dimension with x[None] for one image.")
     _, C, H, W = x.shape
     if C != in_chans:
-        raise ValueError(f"Expected {in_chans}-channel images, got {C} channels; "
-                         f"convert the images (e.g. grayscale -> RGB by repeating the channel) or build the model with in_chans={C}.")
+        raise ValueError(f"Expected {in_chans}-channel images, got {C} channels; convert the "
+                         "images (e.g. grayscale -> RGB by repeating the channel) or build the "
+                         f"model with in_chans={C}.")
     h, w = image_hw(img_size)
     if (H, W) != (h, w):
-        raise ValueError(f"Expected {h}x{w} images, got {H}x{W}; resize them to {h}x{w} "
-                         "(the data transforms in vts_nb.data do this) or build the model with a matching img_size.")
+        raise ValueError(f"Expected {h}x{w} images, got {H}x{W}; resize them to {h}x{w} (the "
+                         "data transforms in vts_nb.data do this) or build the model with a "
+                         "matching img_size.")
 
 # %% ../nbs/00_patch_embedding.ipynb #583c6a77
 class PatchEmbed(nn.Module):
-    "Image `(B, C, H, W)` -> patch embeddings `(B, N, D)` with a strided convolution (eq. 1)."
-    def __init__(self, img_size=224, patch_size: int = 16, in_chans: int = 3, embed_dim: int = 768):
+    "Image `(B, C, H, W)` -> patch embeddings `(B, P, D)` with a strided convolution (eq. 1)."
+    def __init__(self, img_size=224, patch_size: int = 16, in_chans: int = 3, embed_dim=768):
         super().__init__()
-        H, W = image_hw(img_size)                                             # an int means a square image
+        H, W = image_hw(img_size)                                   # an int means a square image
         if H % patch_size or W % patch_size:
             raise ValueError(f"img_size {H}x{W} must be a multiple of patch_size {patch_size}.")
         self.img_size, self.patch_size, self.in_chans = img_size, patch_size, in_chans
-        self.grid_size = (H // patch_size, W // patch_size)                   # patch rows, patch columns
-        self.num_patches = self.grid_size[0] * self.grid_size[1]              # N = HW / k^2
+        self.grid_size = (H // patch_size, W // patch_size)         # patch rows, patch columns
+        self.num_patches = self.grid_size[0] * self.grid_size[1]    # P = HW / p^2
         self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
 
     def forward(self, x):
         check_image(x, self.img_size, self.in_chans)
-        return self.proj(x).flatten(2).transpose(1, 2)                        # (B, D, H/k, W/k) -> (B, N, D)
+        return self.proj(x).flatten(2).transpose(1, 2)              # (B, D, H/p, W/p) -> (B, P, D)
 
 # %% ../nbs/00_patch_embedding.ipynb #06cfac75
-def add_cls_and_pos(x: torch.Tensor, cls_token: torch.Tensor, pos_embed: torch.Tensor) -> torch.Tensor:
-    "Prepend the class token to patch embeddings `(B, N, D)` and add position embeddings `(1, N+1, D)`: `EE + PoE`."
+def add_cls_and_pos(x: torch.Tensor, cls_token: torch.Tensor, pos_embed: torch.Tensor):
+    "Prepend the class token to patch embeddings `(B, P, D)`; add positions `(1, P+1, D)`."
     cls = cls_token.expand(x.shape[0], -1, -1)      # (1, 1, D) -> (B, 1, D)
-    return torch.cat([cls, x], dim=1) + pos_embed   # (B, N+1, D)
+    return torch.cat([cls, x], dim=1) + pos_embed   # EE + PoE: (B, P+1, D)

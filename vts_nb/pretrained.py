@@ -183,17 +183,22 @@ def pretrained_vit(backbone: str, img_size=None, in_chans: int = 3, weights=None
     return load_vit(weights_name, weights=weights)
 
 # %% ../nbs/a1_pretrained.ipynb #00ea9bdf
-def timm_backbone(name: str, pretrained: bool = False, img_size=None, in_chans: int = 3, weights=None, **kw):
-    "timm's ViT `name` without classifier; the head reads `forward_features` (all tokens). Pretrained: a local file when there is one."
+def timm_backbone(name: str, pretrained: bool = False, img_size=None, in_chans: int = 3, weights=None,
+                  **kw):
+    "timm's ViT `name` without classifier; the head reads `forward_features` (all tokens)."
+    if not timm.is_model(name):
+        raise ValueError(f"timm has no model {name!r}; list its ViTs with timm.list_models('vit_*').")
     if img_size is not None: kw["img_size"] = img_size
     if pretrained:
-        check_pretrained("timm:" + name, weights)                             # fails in seconds offline
+        check_pretrained("timm:" + name, weights)                     # fails in seconds offline
         f = local_weights("timm:" + name, weights)
-        if f is not None: kw["pretrained_cfg_overlay"] = dict(file=str(f))    # read the file: no network
-    m = timm.create_model(name, pretrained=pretrained, num_classes=0, in_chans=in_chans, **kw)
-    if not hasattr(m, "patch_embed") or not hasattr(m, "num_prefix_tokens"):
-        raise ValueError(f"timm model {name!r} is not a ViT-like model (no patch_embed); 'timm:' takes ViTs only.")
-    tokens = m.patch_embed.num_patches + m.num_prefix_tokens                  # N + prefix tokens (cls, registers)
+        if f is not None: kw["pretrained_cfg_overlay"] = dict(file=str(f))   # the file: no network
+    try: m = timm.create_model(name, pretrained=pretrained, num_classes=0, in_chans=in_chans, **kw)
+    except TypeError as e: m, why = None, f" ({e})"                   # e.g. a CNN given img_size
+    if m is None or not hasattr(m, "patch_embed") or not hasattr(m, "num_prefix_tokens"):
+        why = why if m is None else " (no patch_embed)"
+        raise ValueError(f"timm model {name!r} is not a ViT-like model{why}; 'timm:' takes ViTs only.")
+    tokens = m.patch_embed.num_patches + m.num_prefix_tokens          # N + prefix tokens (cls, ...)
     H, W = m.patch_embed.img_size
     return m, tokens * m.embed_dim, m.embed_dim, H if H == W else (H, W), "forward_features"
 

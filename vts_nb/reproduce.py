@@ -4,24 +4,20 @@
 
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'PAPER_BACKBONES', 'PAPER_LOSSES', 'PAPER_BITS', 'GRID_LOSSES', 'FLAGS', 'NONE_WORDS', 'NAMES', 'DASH',
-           'LOG', 'TABLE_MD', 'TABLE_CSV', 'SWEEP_SPACE', 'paper_table1', 'cell_name', 'default_recipe', 'grid_configs',
-           'parse_list', 'record_key', 'read_log', 'append_log', 'split_hash', 'versions', 'gpu_name', 'cell_record',
-           'train_args', 'grid_commands', 'table1_rows', 'table1_markdown', 'write_tables', 'gpu_slots', 'cpu_slots',
-           'run_grid', 'sweep_config', 'trial_name', 'sweep_scores', 'rung_size', 'sweep_walk', 'sweep_next',
-           'choose_recipes', 'recipes_markdown']
+           'LOG', 'TABLE_MD', 'TABLE_CSV', 'ROOT', 'MAIN', 'SWEEP_SPACE', 'paper_table1', 'cell_name', 'default_recipe',
+           'grid_configs', 'parse_list', 'record_key', 'read_log', 'append_log', 'split_hash', 'versions', 'gpu_name',
+           'cell_record', 'train_args', 'grid_commands', 'table1_rows', 'table1_markdown', 'write_tables', 'gpu_slots',
+           'cpu_slots', 'run_grid', 'sweep_config', 'trial_name', 'sweep_scores', 'rung_size', 'sweep_walk',
+           'sweep_next', 'choose_recipes', 'recipes_markdown']
 
 # %% ../nbs/a7_reproduce.ipynb #89ec9539
 import hashlib, json, os, shlex, statistics, subprocess, sys, time
 from dataclasses import asdict, replace
 from pathlib import Path
-import torch
 import vts_nb
-from .model import VIT_PRESETS
-from .datasets import LIST_DATASETS
+from .config import (BACKBONES, DATASETS, LOCATIONS, EXECUTION, FILES, RunConfig,
+                           recipe_config, check_config, read_config)
 from .files import RunLock, atomic_write
-from .train import default_device
-from .training_internals import NonFiniteLoss
-from .run import LOCATIONS, EXECUTION, FILES, RunConfig, recipe_config, check_config, train_run, read_config
 
 # %% ../nbs/a7_reproduce.ipynb #10b7ca9a
 PAPER_TABLE1 = """
@@ -71,27 +67,28 @@ def paper_table1(text: str = PAPER_TABLE1) -> dict[tuple, float]:
 GRID_LOSSES = (*PAPER_LOSSES, "transhash")
 
 def cell_name(cfg: RunConfig) -> str:
-    "The folder of a grid cell: '<backbone>-<loss>-<bits>', '-s<seed>' after it for seeds other than 0 (timm's ':' -> '_')."
+    "A grid cell's folder: '<backbone>-<loss>-<bits>', then '-s<seed>' unless seed 0 (timm's ':' -> '_')."
     return f"{cfg.backbone.replace(':', '_')}-{cfg.loss}-{cfg.bits}" + (f"-s{cfg.seed}" if cfg.seed else "")
 
 def default_recipe(dataset: str = "digits") -> str:
-    "The recipe a grid uses unless told: 'digits' (one per objective, chosen on digits:val) on digits, else 'short'."
+    "A grid's recipe unless told: 'digits' (per objective, chosen on digits:val) on digits, else 'short'."
     return "digits" if dataset in ("digits", "digits@All") else "short"
 
 def grid_configs(backbones=("vit_tiny",), losses=GRID_LOSSES, bits=PAPER_BITS, recipe: str | None = None,
                  seeds=None, **fields) -> dict[str, RunConfig]:
-    """One checked `RunConfig` per cell of backbones × losses × bits (× `seeds`), keyed by `cell_name`; TransHash only
-    on our ViTs. `recipe=None`: `default_recipe` of the dataset; `seeds=None`: one seed, `fields`' seed or 0."""
-    recipe = recipe or default_recipe(fields.get("dataset", "digits"))
+    """One checked `RunConfig` per cell of backbones × losses × bits (× `seeds`); TransHash only on our ViTs.
+    `recipe=None`: the dataset's `default_recipe`; `seeds=None`: one seed, `fields`' seed or 0."""
     if seeds is not None and "seed" in fields: raise ValueError("Give either seeds (a list) or seed (one), not both.")
-    seeds = [fields.pop("seed", 0)] if seeds is None else seeds
-    for name, values in (("backbones", backbones), ("losses", losses), ("bits", bits), ("seeds", seeds)):
+    recipe, seeds = recipe or default_recipe(fields.get("dataset", "digits")), seeds or [fields.pop("seed", 0)]
+    for name, values in (("backbones", backbones), ("losses", losses), ("bits", bits)):
         if not values: raise ValueError(f"The grid needs at least one of {name}.")
+    vit = lambda b: BACKBONES.get(b, (None,))[0] is not None
     cells = [recipe_config(recipe, backbone=b, loss=l, bits=n, seed=s, **fields)
              for b in backbones for l in losses for n in bits for s in seeds
-             if not (l == "transhash" and b not in VIT_PRESETS and len(backbones) > 1)]
+             if not (l == "transhash" and not vit(b) and len(backbones) > 1)]
     configs = {cell_name(c): check_config(c) for c in cells}
-    if len(configs) < len(cells): raise ValueError("The grid repeats a cell; give each backbone, loss, bits and seed once.")
+    if len(configs) < len(cells):
+        raise ValueError("The grid repeats a cell; give each backbone, loss, bits and seed once.")
     return configs
 
 # %% ../nbs/a7_reproduce.ipynb #723f8838
@@ -132,13 +129,15 @@ def append_log(path, record: dict) -> bool:
 
 # %% ../nbs/a7_reproduce.ipynb #6932bd40
 def split_hash(folder, cfg: RunConfig) -> str | None:
-    "SHA-256 of the split a run used: its saved indices (seeded datasets) or its list files (list datasets)."
+    "SHA-256 of the split a run used: its saved indices (seeded datasets) or its list files."
     h, split = hashlib.sha256(), Path(folder) / FILES["split"]
     if split.exists():
         d = json.loads(split.read_text())
-        h.update(json.dumps({k: d[k] for k in ("query", "train", "database")}, sort_keys=True).encode())
-    elif cfg.dataset in LIST_DATASETS:
-        lists = [Path(cfg.data_root) / cfg.dataset / f"{k}.txt" for k in ("test", "train", "database")]
+        roles = {k: d[k] for k in ("query", "train", "database")}
+        h.update(json.dumps(roles, sort_keys=True).encode())
+    elif DATASETS[cfg.dataset].pool is None:                         # a list dataset
+        root = Path(cfg.data_root) / cfg.dataset
+        lists = [root / f"{k}.txt" for k in ("test", "train", "database")]
         if not all(p.exists() for p in lists): return None
         for p in lists: h.update(p.read_bytes())
     else: return None
@@ -146,11 +145,12 @@ def split_hash(folder, cfg: RunConfig) -> str | None:
 
 def versions() -> dict:
     "Versions of vts-nb, torch and timm."
-    import timm
+    import timm, torch
     return {"vts-nb": vts_nb.__version__, "torch": torch.__version__, "timm": timm.__version__}
 
 def gpu_name(device) -> str:
     "The GPU's name, or 'cpu' (or 'mps')."
+    import torch
     device = torch.device(device)
     return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
 
@@ -260,80 +260,103 @@ def write_tables(out, records: list[dict]) -> list[dict]:
 
 # %% ../nbs/a7_reproduce.ipynb #74553e5f
 def gpu_slots(gpus) -> list[dict]:
-    "One worker slot per GPU index: the subprocess sees only that GPU (CUDA_VISIBLE_DEVICES) and trains on 'cuda'."
+    "One worker slot per GPU index: the subprocess sees only that GPU and trains on 'cuda'."
+    import torch
     gpus = [int(g) for g in gpus]
     n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if not n: raise ValueError(f"--gpus {','.join(map(str, gpus))}: this machine has no CUDA GPU; drop --gpus to run the "
-                               "cells one after another here, or use --print-commands for a cluster scheduler.")
-    if bad := [g for g in gpus if not 0 <= g < n]: raise ValueError(f"--gpus: no GPU {bad[0]} here ({n} found: 0-{n - 1}).")
-    if len(set(gpus)) < len(gpus): raise ValueError("--gpus names a GPU twice; give each index once.")
-    return [dict(env={"CUDA_VISIBLE_DEVICES": str(g)}, device="cuda", gpu=torch.cuda.get_device_name(g)) for g in gpus]
+    if not n: raise ValueError(f"--gpus {','.join(map(str, gpus))}: this machine has no CUDA GPU; "
+                               "drop --gpus to run the cells one after another here, or use "
+                               "--print-commands for a cluster scheduler.")
+    if bad := [g for g in gpus if not 0 <= g < n]:
+        raise ValueError(f"--gpus: no GPU {bad[0]} here ({n} found: 0-{n - 1}).")
+    if len(set(gpus)) < len(gpus):
+        raise ValueError("--gpus names a GPU twice; give each index once.")
+    return [dict(env={"CUDA_VISIBLE_DEVICES": str(g)}, device="cuda",
+                 gpu=torch.cuda.get_device_name(g)) for g in gpus]
 
 def cpu_slots(n: int) -> list[dict]:
-    "`n` worker slots on this machine's CPU, one thread each (OMP_NUM_THREADS=1): n runs at once on n cores."
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"--workers must be at least 1, got {n!r}.")
+    "`n` worker slots on this machine's CPU, one thread each (OMP_NUM_THREADS=1): n runs at once."
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"--workers must be at least 1, got {n!r}.")
     return [dict(env={"OMP_NUM_THREADS": "1"}, device="cpu", gpu="cpu") for _ in range(n)]
 
 # %% ../nbs/a7_reproduce.ipynb #46e38df9
 def _train_here(cfg, folder, device, progress, log):
+    from vts_nb.run import train_run
+    from vts_nb.training_internals import NonFiniteLoss
     t0 = time.time()
     try: train_run(cfg, folder, device=device, progress=progress, log=log)
     except NonFiniteLoss as e: return f"{folder.name}: {e}"
     return cell_record(folder, time.time() - t0, device, gpu_name(device))
 
+ROOT = str(Path(vts_nb.__file__).resolve().parent.parent)        # the folder holding this very vts_nb
+
 def _child_env(extra: dict) -> dict:
-    "This environment, the slot's variables, and this very vts_nb package first on the child's path."
-    root = str(Path(vts_nb.__file__).resolve().parent.parent)
-    return os.environ | {"PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])} | extra
+    "This environment, the slot's variables, and this very vts_nb first on the child's path."
+    path = os.pathsep.join([ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
+    return os.environ | {"PYTHONPATH": path} | extra
+
+# `python -c` puts the working folder first on sys.path: put this vts_nb before it (another checkout there)
+MAIN = f"import sys; sys.path.insert(0, {ROOT!r}); from vts_nb.cli import main; sys.exit(main(sys.argv[1:]))"
 
 def _train_in_slots(todo, out, slots, log):
-    "Run the cells of `todo` as `vts-nb train` subprocesses, one per slot at a time; yields a record or an error per cell."
+    "Run the cells of `todo` as `vts-nb train` subprocesses, one a slot; yields records or errors."
     todo, running = list(todo.items()), {}                     # running: Popen -> (name, slot, t0)
     while todo or running:
         free = [s for s in slots if all(s is not r[1] for r in running.values())]
         while todo and free:
             (name, cfg), slot = todo.pop(0), free.pop(0)
             folder = out / name; folder.mkdir(parents=True, exist_ok=True)
-            cmd = [sys.executable, "-c", "import sys; from vts_nb.cli import main; sys.exit(main(sys.argv[1:]))", "train",
-                   *train_args(cfg, folder), "--quiet", "--device", slot["device"]]
-            log(f"{name}: started on {slot['gpu']} ({' '.join(f'{k}={v}' for k, v in slot['env'].items()) or 'this process env'})")
+            cmd = [sys.executable, "-c", MAIN, "train", *train_args(cfg, folder), "--quiet",
+                   "--device", slot["device"]]
+            env = " ".join(f"{k}={v}" for k, v in slot["env"].items()) or "this process env"
+            log(f"{name}: started on {slot['gpu']} ({env})")
             with open(folder / "train.log", "w") as f:
-                p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=_child_env(slot["env"]))
+                p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
+                                     env=_child_env(slot["env"]))
             running[p] = (name, slot, time.time())
         time.sleep(0.2)
         for p in [p for p in running if p.poll() is not None]:
             name, slot, t0 = running.pop(p)
-            if p.returncode == 0: yield cell_record(out / name, time.time() - t0, slot["device"], slot["gpu"])
+            if p.returncode == 0:
+                yield cell_record(out / name, time.time() - t0, slot["device"], slot["gpu"])
             else:
-                last = ((out / name / "train.log").read_text().strip().splitlines() or ["no output"])[-1]
-                yield f"{name}: exit code {p.returncode}: {last}"
+                lines = (out / name / "train.log").read_text().strip().splitlines()
+                yield f"{name}: exit code {p.returncode}: {(lines or ['no output'])[-1]}"
 
 # %% ../nbs/a7_reproduce.ipynb #3bfd858d
-def run_grid(configs: dict[str, RunConfig], out, limit: int | None = None, device=None, slots: list[dict] | None = None,
-             progress: bool = False, log=print) -> list[dict]:
-    """Train every cell of `configs` not yet in `out/results.jsonl` (resuming unfinished ones), at most `limit` of them,
-    here on `device` or as subprocesses in `slots` (see `gpu_slots`); append each finished run to the log, write the
-    tables and return the log's records of this grid."""
+def run_grid(configs: dict[str, RunConfig], out, limit: int | None = None, device=None,
+             slots: list[dict] | None = None, progress: bool = False, log=print) -> list[dict]:
+    """Train every cell of `configs` not yet in `out/results.jsonl` (resuming unfinished ones), at
+    most `limit` of them, here on `device` or as subprocesses in `slots` (see `gpu_slots`); append
+    each finished run to the log, write the tables and return the log's records of this grid."""
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     with RunLock(out, "grid.lock"):
         done = {record_key(r) for r in read_log(out / LOG)}
         todo = {name: cfg for name, cfg in configs.items() if record_key(cfg) not in done}
-        log(f"{len(configs)} cells, {len(configs) - len(todo)} already in {out / LOG}, {len(todo)} to run")
+        log(f"{len(configs)} cells, {len(configs) - len(todo)} already in {out / LOG}, "
+            f"{len(todo)} to run")
         todo = dict(list(todo.items())[:limit])
         if slots: results = _train_in_slots(todo, out, slots, log)
         else:
+            import torch
+            from vts_nb.train import default_device
             device = torch.device(device or default_device())
-            results = (_train_here(cfg, out / name, device, progress, log) for name, cfg in todo.items())
+            results = (_train_here(cfg, out / name, device, progress, log)
+                       for name, cfg in todo.items())
         failed = []
         for r in results:
             if isinstance(r, str): failed.append(r); log(f"failed: {r}"); continue
             append_log(out / LOG, r)
-            log(f"{r['cell']}: mAP {r['mAP']:.4f} (best {r.get('best_mAP', r['mAP']):.4f}), {r['wall_s']:.0f} s -> {out / LOG}")
+            log(f"{r['cell']}: mAP {r['mAP']:.4f} (best {r.get('best_mAP', r['mAP']):.4f}), "
+                f"{r['wall_s']:.0f} s -> {out / LOG}")
         keys = {record_key(c) for c in configs.values()}
         records = [r for r in read_log(out / LOG) if record_key(r) in keys]
         write_tables(out, read_log(out / LOG))
-    if failed: raise ValueError(f"{len(failed)} of {len(todo)} cells failed ({'; '.join(failed)}); the others are in "
-                                f"{out / LOG}. Fix the cause and run the same command again: finished cells are skipped.")
+    if failed:
+        raise ValueError(f"{len(failed)} of {len(todo)} cells failed ({'; '.join(failed)}); the "
+                         f"others are in {out / LOG}. Fix the cause and run the same command "
+                         "again: finished cells are skipped.")
     return records
 
 # %% ../nbs/a7_reproduce.ipynb #7ec1pe02

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
-from .files import atomic_write
+from .files import atomic_write, check_input_file
 from .metrics import (as_codes, int_at_least, map_chunks, pack_bits, pair_distance, prepare_codes, query_chunks,
                             rank_keys)
 
@@ -121,7 +121,8 @@ def save(self: HammingIndex, path):
     "Write the codes (packed 8 bits per byte), names and meta to a `.safetensors` file, atomically (never a half-written index)."
     header = {'format': _FORMAT, 'bits': str(self.bits), 'meta': json.dumps(self.meta)}
     if self.names is not None: header['names'] = json.dumps(self.names)
-    atomic_write(path, lambda tmp: save_file({'codes': torch.from_numpy(pack_bits(self.codes))}, tmp, metadata=header))
+    packed = {'codes': torch.from_numpy(pack_bits(self.codes))}
+    atomic_write(path, save(packed, metadata=header))          # bytes: a full disk is an OSError
 
 def _read_header(header, packed, path):
     "Code length, names and meta from a HammingIndex file's header, checked against its packed codes; else a ValueError."
@@ -133,6 +134,8 @@ def _read_header(header, packed, path):
                          f"not {-(-bits // 8)} packed uint8 bytes per code; {fix}.")
     try: names, meta = json.loads(header.get('names', 'null')), json.loads(header.get('meta', '{}'))
     except json.JSONDecodeError as e: raise ValueError(f"{path} has unreadable names or meta in its header ({e}); {fix}.") from e
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} has a meta that is not a JSON object ({type(meta).__name__}); {fix}.")
     if names is not None and (not isinstance(names, list) or len(names) != len(packed)):
         raise ValueError(f"{path} holds {len(packed)} codes but {len(names) if isinstance(names, list) else 'no list of'} names; {fix}.")
     return bits, names, meta
@@ -140,6 +143,7 @@ def _read_header(header, packed, path):
 @patch(cls_method=True)
 def load(cls: HammingIndex, path, backend='torch', device='cpu'):
     "A `HammingIndex` (codes, names, meta) from a file written by `HammingIndex.save`, on `device`; a ValueError says what is wrong."
+    check_input_file(path, "index")                             # a FIFO would hang the reader
     try:
         with safe_open(str(path), framework='pt') as f:
             header = f.metadata() or {}

@@ -145,25 +145,34 @@ def evaluate(model: nn.Module, split: RetrievalSplit, topk: int | None = None, b
     return mean_average_precision(qB, dB, qL, dL, topk=topk)
 
 # %% ../nbs/06_training_loop.ipynb #fa782106
-def plot_history(history: list[dict], title: str = "", chance: float | None = None):
-    "Training loss and mAP per epoch, side by side; returns the figure."
+def plot_history(history: list[dict], title: str = "", chance: float | None = None,
+                 label: str | None = None):
+    "Training loss and mAP per epoch, side by side (`label`: the run's name in the legends)."
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
-    a1.plot([h["epoch"] + 1 for h in history], [h["loss"] for h in history], "o-")
+    a1.plot([h["epoch"] + 1 for h in history], [h["loss"] for h in history], "o-", label=label)
     a1.set(xlabel="epoch", ylabel="training loss", title="training loss")
+    if label: a1.legend(fontsize=8)
     ev = [h for h in history if "mAP" in h]
-    a2.plot([h["epoch"] + 1 for h in ev], [h["mAP"] for h in ev], "o-", label="query vs database")
+    a2.plot([h["epoch"] + 1 for h in ev], [h["mAP"] for h in ev], "o-",
+            label=label or "query vs database")
     if chance is not None: a2.axhline(chance, ls="--", c="gray", label="chance")
-    a2.set(xlabel="epoch", ylabel="mAP", ylim=(0, 1), title="mAP of the queries"); a2.legend(loc="lower right")
-    for ax in (a1, a2): ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs are whole numbers
+    a2.set(xlabel="epoch", ylabel="mAP", ylim=(0, 1), title="mAP of the queries")
+    a2.legend(loc="lower right")
+    for ax in (a1, a2): ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # whole epochs
     fig.suptitle(title); fig.tight_layout()
     return fig
 
 # %% ../nbs/06_training_loop.ipynb #9ad6b1e5
 def add_history(fig, history: list[dict], label: str, style: str = "s--", loc: str = "best"):
-    "Add another run's mAP curve, labelled `label`, to a figure made by `plot_history`."
+    "Add another run's loss and mAP curves, labelled `label`, to a figure made by `plot_history`."
+    loss_ax, map_ax = fig.axes[:2]
+    first = loss_ax.lines[0]                          # the first run's loss takes its mAP's name
+    if first.get_label().startswith("_"): first.set_label(map_ax.lines[0].get_label())
     ev = [h for h in history if "mAP" in h]
-    fig.axes[1].plot([h["epoch"] + 1 for h in ev], [h["mAP"] for h in ev], style, label=label)
-    fig.axes[1].legend(loc=loc, fontsize=8)
+    loss_ax.plot([h["epoch"] + 1 for h in history], [h["loss"] for h in history], style,
+                 label=label)
+    map_ax.plot([h["epoch"] + 1 for h in ev], [h["mAP"] for h in ev], style, label=label)
+    loss_ax.legend(fontsize=8); map_ax.legend(loc=loc, fontsize=8)
 
 # %% ../nbs/06_training_loop.ipynb #488f0285
 def train_digits(loss_cls: type, bits: int = 16, lr: float = 1e-3, epochs: int = 10, eval_every: int | None = 5, seed: int = 0,

@@ -20,6 +20,7 @@ from .search import HammingIndex
 from .train import encode_split
 from .run import Run, load_run
 from .files import save_figure
+from .config import printable
 
 # %% ../nbs/16_retrieval.ipynb #c0e224e5
 def _classes(y: torch.Tensor) -> str:
@@ -178,7 +179,7 @@ def show_search(query_images, results, path=None, title: str = "search results: 
     for i, (q, res) in enumerate(zip(query_images, results)):
         for j, (p, d) in enumerate([(q, None), *res]):
             _show(axs[i, j], read_image(p) / 255, "query" if d is None else f"d={float(d):g}")
-            axs[i, j].set_xlabel(Path(p).name, fontsize=7)
+            axs[i, j].set_xlabel(printable(Path(p).name), fontsize=7)     # any file name
         for j in range(len(res) + 1, k + 1): axs[i, j].axis("off")
     fig.suptitle(title, fontsize=9); fig.tight_layout()
     if path is not None: save_figure(fig, path)

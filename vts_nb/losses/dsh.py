@@ -15,30 +15,31 @@ __all__ = ['dsh_pair_terms', 'dsh_regulariser', 'DSHLoss']
 # %% ../../nbs/08_dsh.ipynb #56f0274c
 def dsh_pair_terms(u: Tensor,  # (B, q) live codes (with grad)
                    y: Tensor,  # (B, C) labels
-                   U: Tensor,  # (M, q) bank codes (no grad)
-                   Y: Tensor,  # (M, C) bank labels
+                   U: Tensor,  # (Ns, q) bank codes (no grad)
+                   Y: Tensor,  # (Ns, C) bank labels
                    margin: float,
-                  ) -> Tensor: # (B, M) per-pair loss
+                  ) -> Tensor: # (B, Ns) per-pair loss
     "DSH contrastive term for every (batch, bank) pair."
-    s = pairwise_similarity(y, Y)              # (B, M) 1 = share a label
-    d = torch.cdist(u, U).pow(2)               # (B, M) squared Euclidean distance
+    s = pairwise_similarity(y, Y)              # (B, Ns) 1 = share a label
+    d = torch.cdist(u, U).pow(2)               # (B, Ns) squared Euclidean distance
     return 0.5 * s * d + 0.5 * (1 - s) * (margin - d).clamp(min=0)
 
 # %% ../../nbs/08_dsh.ipynb #24b5bcab
 def dsh_regulariser(u: Tensor,             # (B, q) live codes
                     faithful: bool = False, # True: the VTS code's |1 - sign(u)| (zero gradient)
                    ) -> Tensor:             # scalar, mean over B x q
-    "DSH quantization regulariser: mean | |u| - 1 | (fixed) or mean |1 - sign(u)| (faithful to VTS)."
+    "DSH quantization regulariser: mean | |u| - 1 | (fixed) or mean |1 - sign(u)| (VTS's code)."
     if faithful: return (1 - u.sign()).abs().mean()
     return (u.abs() - 1).abs().mean()
 
 # %% ../../nbs/08_dsh.ipynb #144d6a78
 class DSHLoss(BankLoss):
-    "DSH (Liu et al. 2016) as VTS computes it: contrastive loss of the batch against a memory bank + alpha * quantization."
-    has_faithful = True   # the sign() regulariser with zero gradient, and the zero rows of a fresh bank
-    def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False, seed: int = 0,
+    "DSH (Liu et al. 2016) as VTS computes it: contrastive loss against a bank + quantization."
+    has_faithful = True   # the sign() regulariser (zero gradient), the zero rows of a fresh bank
+    def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False,
+                 seed: int = 0,
                  alpha: float = 0.1,                # regulariser weight (VTS 0.1; DSH paper 0.01)
-                 margin: float | None = None,       # hinge margin m on squared distances; None -> 2 * bits
+                 margin: float | None = None,   # hinge margin m on squared distances; None: 2 bits
                  mask_unseen: bool | None = None):  # None -> not faithful
         super().__init__(bits, num_classes, num_train, faithful, seed, mask_unseen)
         self.alpha = alpha
@@ -46,7 +47,8 @@ class DSHLoss(BankLoss):
 
     def objective(self, u: Tensor, y: Tensor, U: Tensor, Y: Tensor) -> Tensor:
         "Loss of the batch against given bank rows (pure; the bank is not touched)."
-        pairs = dsh_pair_terms(u, y, U, Y, self.margin)  # (B, M)
+        pairs = dsh_pair_terms(u, y, U, Y, self.margin)  # (B, Ns)
         return pairs.mean() + self.alpha * dsh_regulariser(u, self.faithful)
 
-    def extra_repr(self): return super().extra_repr() + f", alpha={self.alpha}, margin={self.margin}"
+    def extra_repr(self):
+        return super().extra_repr() + f", alpha={self.alpha}, margin={self.margin}"

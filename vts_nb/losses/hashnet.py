@@ -15,12 +15,12 @@ __all__ = ['hashnet_pair_terms', 'continuation_scale', 'HashNetLoss']
 
 # %% ../../nbs/09_hashnet.ipynb #60dbeb93
 def hashnet_pair_terms(h: Tensor, # (B, q) relaxed batch codes tanh(beta u)
-                       H: Tensor, # (M, q) relaxed bank codes
-                       s: Tensor, # (B, M) pair similarity in {0, 1}
+                       H: Tensor, # (Ns, q) relaxed bank codes
+                       s: Tensor, # (B, Ns) pair similarity in {0, 1}
                        alpha: float,
-                      ) -> Tensor: # (B, M) -log-likelihood of each pair label
+                      ) -> Tensor: # (B, Ns) -log-likelihood of each pair label
     "l_ij = softplus(theta_ij) - s_ij theta_ij with theta = alpha <h_i, H_j>."
-    theta = alpha * h @ H.T                    # (B, M)
+    theta = alpha * h @ H.T                    # (B, Ns)
     return F.softplus(theta) - s * theta
 
 # %% ../../nbs/09_hashnet.ipynb #a030d510
@@ -32,27 +32,30 @@ def continuation_scale(epoch: int,      # 0-based epoch
 
 # %% ../../nbs/09_hashnet.ipynb #99314ceb
 class HashNetLoss(BankLoss):
-    "HashNet (Cao et al. 2017) as VTS computes it: balanced pairwise likelihood of tanh(beta u) against a memory bank."
+    "HashNet (Cao et al. 2017) as VTS computes it: balanced likelihood of tanh(beta u) vs a bank."
     has_faithful = True   # beta never updated, and the zero rows of a fresh bank
-    def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False, seed: int = 0,
-                 alpha: float = 0.1,             # sigmoid scale on <h_i, H_j> (VTS 0.1; thuml 10/bits)
-                 step_continuation: int = 20,    # epochs per continuation stage (ignored when faithful)
+    def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False,
+                 seed: int = 0,
+                 alpha: float = 0.1,         # sigmoid scale on <h_i, H_j> (VTS 0.1; thuml 10/bits)
+                 step_continuation: int = 20,    # epochs per stage (ignored if faithful)
                  mask_unseen: bool | None = None): # None -> not faithful
         super().__init__(bits, num_classes, num_train, faithful, seed, mask_unseen)
-        if isinstance(step_continuation, bool) or not isinstance(step_continuation, int) or step_continuation < 1:
-            raise ValueError(f"step_continuation must be a positive int (epochs per stage), got {step_continuation!r}.")
+        step = step_continuation
+        if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+            raise ValueError("step_continuation must be a positive int (epochs per stage), got "
+                             f"{step_continuation!r}.")
         self.alpha, self.step_continuation = alpha, step_continuation
         self.register_buffer('scale', torch.tensor(1.0))   # beta, saved with state_dict
 
     def on_epoch_start(self, epoch: int):
         "Continuation: beta = sqrt(floor(epoch / step) + 1). Faithful to VTS: beta stays 1."
         if not self.faithful: self.scale.fill_(continuation_scale(epoch, self.step_continuation))
-
-    def relax(self, u: Tensor) -> Tensor: return torch.tanh(self.scale * u)   # (B, q) h, stored in the bank
-
+    def relax(self, u: Tensor) -> Tensor: return torch.tanh(self.scale * u)   # (B, q) h
     def objective(self, u: Tensor, y: Tensor, U: Tensor, Y: Tensor) -> Tensor:
         "Loss of the batch against given bank rows (pure; the bank is not touched)."
-        s = pairwise_similarity(y, Y)                                      # (B, M)
+        s = pairwise_similarity(y, Y)                                      # (B, Ns)
         return balanced_mean(hashnet_pair_terms(self.relax(u), U, s, self.alpha), s)
 
-    def extra_repr(self): return super().extra_repr() + f", alpha={self.alpha}, step_continuation={self.step_continuation}"
+    def extra_repr(self):
+        return (super().extra_repr()
+                + f", alpha={self.alpha}, step_continuation={self.step_continuation}")

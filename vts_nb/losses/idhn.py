@@ -14,28 +14,28 @@ __all__ = ['soft_similarity', 'hard_mask', 'idhn_pair_terms', 'idhn_quantization
 
 # %% ../../nbs/10_idhn.ipynb #9d862da5
 def soft_similarity(y1: Tensor, # (B, C) one-/multi-hot labels
-                    y2: Tensor, # (M, C)
+                    y2: Tensor, # (Ns, C)
                     eps: float = 1e-5,
-                   ) -> Tensor: # (B, M) label cosine in [0, 1)
-    "s_ij = <y_i, y_j> / (|y_i| |y_j| + eps): the cosine of the label vectors (0 for an all-zero label row)."
-    return (y1 @ y2.T) / (y1.norm(dim=1, keepdim=True) * y2.norm(dim=1) + eps)   # (B, M)
+                   ) -> Tensor: # (B, Ns) label cosine in [0, 1)
+    "s_ij = <y_i, y_j> / (|y_i| |y_j| + eps): the cosine of the label vectors (0: an empty row)."
+    return (y1 @ y2.T) / (y1.norm(dim=1, keepdim=True) * y2.norm(dim=1) + eps)   # (B, Ns)
 
-def hard_mask(s: Tensor) -> Tensor: # (B, M) -> (B, M) float, 1 for hard pairs
-    "M_ij = 1 where s > 0.99 (same label set) or s < 0.01 (no label shared), else 0 (soft pair)."
+def hard_mask(s: Tensor) -> Tensor: # (B, Ns) -> (B, Ns) float, 1 for hard pairs
+    "m_ij = 1 where s > 0.99 (same label set) or s < 0.01 (no label shared), else 0 (soft pair)."
     return ((s > 0.99) | (s < 0.01)).to(s.dtype)
 
 # %% ../../nbs/10_idhn.ipynb #2de771d2
 def idhn_pair_terms(v: Tensor,  # (B, q) softsign batch codes
-                    V: Tensor,  # (M, q) softsign bank codes
-                    s: Tensor,  # (B, M) soft similarity
+                    V: Tensor,  # (Ns, q) softsign bank codes
+                    s: Tensor,  # (B, Ns) soft similarity
                     alpha: float, gamma: float,
-                   ) -> Tensor: # (B, M) per-pair loss
+                   ) -> Tensor: # (B, Ns) per-pair loss
     "Cross-entropy on hard pairs, gamma * squared error to (2s - 1) q on soft pairs."
     q = v.shape[1]
-    m = hard_mask(s)                                  # (B, M)
-    theta = alpha * v @ V.T                           # (B, M)
-    hard = F.softplus(theta) - s * theta              # (B, M)
-    soft = (theta - (2 * s - 1) * q).pow(2)           # (B, M)
+    m = hard_mask(s)                                  # (B, Ns)
+    theta = alpha * v @ V.T                           # (B, Ns)
+    hard = F.softplus(theta) - s * theta              # (B, Ns)
+    soft = (theta - (2 * s - 1) * q).pow(2)           # (B, Ns)
     return m * hard + gamma * (1 - m) * soft
 
 # %% ../../nbs/10_idhn.ipynb #50ea06c2
@@ -45,9 +45,10 @@ def idhn_quantization(v: Tensor) -> Tensor: # (B, q) softsign codes -> scalar
 
 # %% ../../nbs/10_idhn.ipynb #4ba29314
 class IDHNLoss(BankLoss):
-    "IDHN (Zhang et al. 2020) as VTS computes it: hard/soft pairwise loss of softsign codes against a memory bank + quantization."
+    "IDHN (Zhang et al. 2020) as VTS computes it: hard/soft pair loss of softsign codes vs a bank."
     has_faithful = True   # the zero rows of a fresh bank (spec §0), the only bug VTS adds to IDHN
-    def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False, seed: int = 0,
+    def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False,
+                 seed: int = 0,
                  alpha: float = 0.5,    # theta = alpha <v_i, V_j>
                  gamma: float = 0.1,    # weight of the soft-pair squared error
                  lam: float = 0.1,      # weight of the quantization term
@@ -59,20 +60,21 @@ class IDHNLoss(BankLoss):
             raise ValueError(f"pairs must be 'bank' (VTS) or 'batch' (the IDHN authors), got {pairs!r}.")
         self.alpha, self.gamma, self.lam, self.eps, self.pairs = alpha, gamma, lam, eps, pairs
 
-    def relax(self, u: Tensor) -> Tensor: return F.softsign(u)   # (B, q) v = u / (1 + |u|), stored in the bank
+    def relax(self, u: Tensor) -> Tensor: return F.softsign(u)   # (B, q) v = u / (1 + |u|)
 
     def objective(self, u: Tensor, y: Tensor, U: Tensor, Y: Tensor) -> Tensor:
         "Loss of the batch against given bank rows (pure; the bank is not touched)."
         v = self.relax(u)                                            # (B, q)
-        s = soft_similarity(y, Y, self.eps)                          # (B, M)
-        pairs = idhn_pair_terms(v, U, s, self.alpha, self.gamma)     # (B, M)
+        s = soft_similarity(y, Y, self.eps)                          # (B, Ns)
+        pairs = idhn_pair_terms(v, U, s, self.alpha, self.gamma)     # (B, Ns)
         return pairs.mean() + self.lam * idhn_quantization(v)
 
     def forward(self, u: Tensor, y: Tensor, idx: Tensor) -> Tensor:
-        "`pairs='bank'`: against the memory bank; `'batch'`: the batch against itself, gradient through both codes."
+        "`pairs='bank'`: against the memory bank; `'batch'`: the batch against itself, through both codes."
         if self.pairs == "bank": return super().forward(u, y, idx)
         y, _ = self.check(u, y, idx)
         return self.objective(u, y, self.relax(u), y)                 # (B, B) pairs, V = v itself
 
     def extra_repr(self):
-        return super().extra_repr() + f", alpha={self.alpha}, gamma={self.gamma}, lam={self.lam}, pairs={self.pairs!r}"
+        return (super().extra_repr() + f", alpha={self.alpha}, gamma={self.gamma}, lam={self.lam}, "
+                f"pairs={self.pairs!r}")
