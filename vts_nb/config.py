@@ -143,6 +143,7 @@ class RunConfig:
 # %% ../nbs/a11_config.ipynb #bf6b38c9
 RECIPES = {"short": dict(epochs=20, lr=None, batch_size=32, weight_decay=0., eval_every=5),
            "vts": dict(epochs=150, lr=1e-5, batch_size=32, weight_decay=0., eval_every=30),
+           "class": dict(epochs=5, lr=1e-5, batch_size=32, weight_decay=0., eval_every=None),
            "digits": dict(epochs=20, lr=None, batch_size=32, weight_decay=0., eval_every=None)}
 OBJECTIVE_RECIPES = {   # what a recipe sets per objective; "digits": chosen on digits:val (a7's sweep)
     "digits": dict(dsh=dict(lr=3e-3, epochs=30, options=dict(alpha=0.1)),

@@ -4,11 +4,10 @@
 
 # %% auto #0
 __all__ = ['NORMS', 'norm_stats', 'match_channels', 'resize', 'ResizeNormalize', 'denormalize', 'TensorImageDataset',
-           'shares_label', 'class_split', 'RetrievalSplit', 'saved_seed', 'load_indices', 'check_indices',
-           'digits_split', 'validation_split']
+           'shares_label', 'class_split', 'RetrievalSplit', 'digits_split', 'validation_split']
 
 # %% ../nbs/03_digits.ipynb #aa055382
-import copy, json
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -17,22 +16,24 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from fastcore.basics import patch
 from .patch import image_hw
+from .split_files import check_indices, save_split, saved_seed
 
 # %% ../nbs/03_digits.ipynb #e0ac37f3
 NORMS = {"imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
          "half": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))}
 
 def norm_stats(norm: str | None, in_chans: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
-    "Per-channel `(mean, std)`, each `(in_chans, 1, 1)`, for a normalisation name in `NORMS` (or `None`: mean 0, std 1)."
-    if norm is not None and norm not in NORMS: raise ValueError(f"Unknown normalisation {norm!r}; use one of {sorted(NORMS)} or None.")
+    "Per-channel `(mean, std)`, each `(in_chans, 1, 1)`, of a `NORMS` name (`None`: 0, 1)."
+    if norm is not None and norm not in NORMS:
+        raise ValueError(f"Unknown normalisation {norm!r}; use one of {sorted(NORMS)} or None.")
     if in_chans not in (1, 3): raise ValueError(f"in_chans must be 1 or 3, got {in_chans}.")
     mean, std = (torch.tensor(v) for v in NORMS[norm]) if norm else (torch.zeros(3), torch.ones(3))
-    if in_chans == 1: mean, std = mean.mean(0, keepdim=True), std.mean(0, keepdim=True)     # grey: the average
+    if in_chans == 1: mean, std = mean.mean(0, keepdim=True), std.mean(0, keepdim=True)  # grey
     return mean.view(-1, 1, 1), std.view(-1, 1, 1)
 
 # %% ../nbs/03_digits.ipynb #0d9addbb
 def match_channels(x: torch.Tensor, in_chans: int) -> torch.Tensor:
-    "Images `(B, C, h, w)` with `in_chans` channels: grey repeated to RGB, or RGB averaged to grey."
+    "Images `(B, C, h, w)` with `in_chans` channels: grey repeated to RGB, RGB averaged to grey."
     if x.shape[1] == in_chans: return x
     if (x.shape[1], in_chans) == (1, 3): return x.expand(-1, 3, -1, -1)        # grey -> RGB
     if (x.shape[1], in_chans) == (3, 1): return x.mean(1, keepdim=True)        # RGB -> grey
@@ -40,42 +41,57 @@ def match_channels(x: torch.Tensor, in_chans: int) -> torch.Tensor:
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     "Bilinear resize of `(B, C, h, w)` to `(B, C, *size)`, antialiased when shrinking."
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False,
-                         antialias=x.shape[-2] > size[0] or x.shape[-1] > size[1])       # antialias when shrinking
+    shrink = x.shape[-2] > size[0] or x.shape[-1] > size[1]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
 
 # %% ../nbs/03_digits.ipynb #a8e3d0a7
 class ResizeNormalize:
-    "Batched transform `(B, C, h, w)` (uint8 or float in [0,1]) -> float `(B, in_chans, H, W)`, normalised; `img_size` is an int or `(H, W)`."
+    "Batched transform: `(B, C, h, w)` uint8 or float in [0,1] -> `(B, in_chans, H, W)`."
     def __init__(self, img_size, in_chans: int = 3, norm: str | None = "imagenet"):
-        self.img_size, self.in_chans, self.norm, self.size = img_size, in_chans, norm, image_hw(img_size)
-        self.mean, self.std = norm_stats(norm, in_chans)                           # (in_chans, 1, 1) each
+        self.img_size, self.in_chans, self.norm = img_size, in_chans, norm  # img_size: int, (H, W)
+        self.size = image_hw(img_size)
+        self.mean, self.std = norm_stats(norm, in_chans)                    # (in_chans, 1, 1) each
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        x = match_channels(x.float() / 255 if x.dtype == torch.uint8 else x.float(), self.in_chans)   # [0, 1]
-        if tuple(x.shape[-2:]) != self.size: x = resize(x, self.size)              # (B, in_chans, H, W)
-        return (x - self.mean.to(x.device)) / self.std.to(x.device)                # on the images' device
+        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()          # [0, 1]
+        x = match_channels(x, self.in_chans)
+        if tuple(x.shape[-2:]) != self.size: x = resize(x, self.size)         # (B, in_chans, H, W)
+        return (x - self.mean.to(x.device)) / self.std.to(x.device)         # on the images' device
 
-    def __repr__(self): return f"ResizeNormalize(img_size={self.img_size}, in_chans={self.in_chans}, norm={self.norm!r})"
+    def to(self, device) -> "ResizeNormalize":
+        "A copy whose mean and std are on `device`, where the images are: no copy a batch."
+        t = copy.copy(self); t.mean, t.std = self.mean.to(device), self.std.to(device)
+        return t
+
+    def __repr__(self):
+        return (f"ResizeNormalize(img_size={self.img_size}, in_chans={self.in_chans}, "
+                f"norm={self.norm!r})")
 
 # %% ../nbs/03_digits.ipynb #102d111c
 def denormalize(x: torch.Tensor, norm: str | None = "imagenet") -> torch.Tensor:
     "Undo the normalisation `norm` of images `(..., C, H, W)`: values back in [0, 1] for display."
-    mean, std = norm_stats(norm, x.shape[-3])
+    mean, std = (s.to(x.device) for s in norm_stats(norm, x.shape[-3]))
     return (x * std + mean).clamp(0, 1)
 
 # %% ../nbs/03_digits.ipynb #6a035560
 class TensorImageDataset(Dataset):
-    "Images `(M, C, h, w)` and labels `(M, K)` in memory; item `i` -> `(image (C', H, W) float, label (K,) float, i)`."
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform=None, cache_mb: float = 256):
-        if len(images) != len(labels): raise ValueError(f"{len(images)} images but {len(labels)} labels.")
+    "Images `(n, c, h, w)`, labels `(n, C)` in memory; item `i` -> `(image, label, i)`."
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform=None,
+                 cache_mb: float = 256):
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels.")
         self.images, self.labels, self.transform = images, labels.float(), transform
-        if transform is not None and len(images) and transform(images[:1]).nbytes * len(images) <= cache_mb * 2**20:
-            self.images, self.transform = torch.cat([transform(b) for b in images.split(1024)]), None   # once, up front
+        fits = transform is not None and len(images) and \
+            transform(images[:1]).nbytes * len(images) <= cache_mb * 2**20
+        if fits:                                                       # transformed once, up front
+            self.images = torch.cat([transform(b) for b in images.split(1024)])
+            self.transform = None
 
     def __len__(self): return len(self.images)
 
-    def __getitem__(self, i):                                                # one item: transformed here if not cached
-        return (self.images[i] if self.transform is None else self.transform(self.images[i][None])[0]), self.labels[i], i
+    def __getitem__(self, i):                                      # transformed here if not cached
+        x = self.images[i] if self.transform is None else self.transform(self.images[i][None])[0]
+        return x, self.labels[i], i
 
 # %% ../nbs/03_digits.ipynb #664947cf
 @patch(as_prop=True)
@@ -83,107 +99,88 @@ def num_classes(self: TensorImageDataset): return self.labels.shape[1]
 
 @patch
 def batch(self: TensorImageDataset, i: torch.Tensor):
-    "Items `i` `(b,)` at once: `(images (b, C', H, W), labels (b, K), i)` — one indexing operation, one transform."
+    "Items `i` `(b,)` at once: `(images (b, c, H, W), labels (b, C), i)`, one transform."
     i = i.to(self.images.device)
     x = self.images[i]
     return (x if self.transform is None else self.transform(x)), self.labels[i], i
 
+# %% ../nbs/03_digits.ipynb #664947d0
 @patch
 def to(self: TensorImageDataset, device) -> TensorImageDataset:
     "The same dataset with its images and labels on `device` (itself if they are there already)."
     device = torch.device(device)
-    if device.type == "cuda" and device.index is None: device = torch.device("cuda", torch.cuda.current_device())
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
     if self.images.device == device: return self
-    ds = copy.copy(self)
-    ds.images, ds.labels = self.images.to(device), self.labels.to(device)
+    ds = copy.copy(self); ds.images, ds.labels = self.images.to(device), self.labels.to(device)
+    if isinstance(self.transform, ResizeNormalize): ds.transform = self.transform.to(device)
     return ds
 
 # %% ../nbs/03_digits.ipynb #c1a06fdb
 def shares_label(y1: torch.Tensor, y2: torch.Tensor) -> torch.Tensor:
-    "Relevance `(B, N)`: True where item i of `y1` `(B, K)` and item j of `y2` `(N, K)` (one-/multi-hot) share a label."
+    "Relevance `(n1, n2)`: where item i of `y1` `(n1, C)` and j of `y2` `(n2, C)` share a label."
     y1, y2 = torch.as_tensor(y1), torch.as_tensor(y2)
     if y1.ndim != 2 or y2.ndim != 2 or y1.shape[1] != y2.shape[1]:
-        raise ValueError(f"shares_label takes label matrices (B, K) and (N, K); got shapes {tuple(y1.shape)} and {tuple(y2.shape)}.")
-    return (y1.float() @ y2.float().T) > 0                                  # y_i . y_j > 0, (B, N)
+        raise ValueError(f"shares_label takes label matrices (n1, C) and (n2, C); got shapes "
+                         f"{tuple(y1.shape)} and {tuple(y2.shape)}.")
+    return (y1.float() @ y2.float().T) > 0                                # y_i . y_j > 0, (n1, n2)
 
 # %% ../nbs/03_digits.ipynb #5670fbc8
-def class_split(targets, n_query: int, n_train: int, seed: int = 0, database_includes_train: bool = False,
+def class_split(targets, n_query: int, n_train: int, seed: int = 0,
+                database_includes_train: bool = False,
                 num_classes: int | None = None) -> dict[str, np.ndarray]:
-    "Per-class random split of integer `targets` into sorted `query` / `train` / `database` index arrays."
+    "Per-class random split of integer `targets`: sorted `query`, `train`, `database` indices."
     targets, rng = np.asarray(targets), np.random.default_rng(seed)
     parts = dict(query=[], train=[], database=[])
     for c in range(int(targets.max()) + 1 if num_classes is None else num_classes):
         idx = rng.permutation(np.flatnonzero(targets == c))                     # pi_c
-        if len(idx) <= n_query + n_train: raise ValueError(f"Class {c} has {len(idx)} images; need more than n_query + n_train = "
-                                                           f"{n_query + n_train} to leave a database. Lower n_query or n_train.")
+        if len(idx) <= n_query + n_train:
+            raise ValueError(f"Class {c} has {len(idx)} images; need more than "
+                             f"n_query + n_train = {n_query + n_train} to leave a database. "
+                             "Lower n_query or n_train.")
         parts["query"].append(idx[:n_query]); parts["train"].append(idx[n_query:n_query + n_train])
-        parts["database"].append(idx[n_query:] if database_includes_train else idx[n_query + n_train:])
+        rest = idx[n_query:] if database_includes_train else idx[n_query + n_train:]
+        parts["database"].append(rest)
     return {k: np.sort(np.concatenate(v)) for k, v in parts.items()}
 
 # %% ../nbs/03_digits.ipynb #e1607fdd
 @dataclass
 class RetrievalSplit:
-    "Train / query / database datasets of one retrieval benchmark, with the indices that define the split."
+    "Train / query / database datasets of one retrieval benchmark, with the indices of the split."
     train: Dataset
     query: Dataset
     database: Dataset
     num_classes: int
     name: str
-    indices: dict = field(default_factory=dict)   # {'query'|'train'|'database': positions in the source pool}
-    topk: int | None = None                       # the papers' mAP@K (None: the whole database)
+    indices: dict = field(default_factory=dict)  # {"query"|"train"|"database": pool positions}
+    topk: int | None = None                       # the papers' mAP@k (None: the whole database)
     seed: int | None = None
     norm: str | None = "imagenet"                 # the normalisation the images went through
+
+    def save_indices(self, path) -> Path:
+        "Write the split to the JSON file `path` (name, seed, classes, indices: appendix a14)."
+        return save_split(path, self.name, self.seed, self.num_classes, self.indices)
 
     def __repr__(self):
         return (f"RetrievalSplit({self.name!r}: train {len(self.train)}, query {len(self.query)}, "
                 f"database {len(self.database)}, {self.num_classes} classes, topk={self.topk})")
 
-# %% ../nbs/03_digits.ipynb #a5452d28
-@patch
-def save_indices(self: RetrievalSplit, path) -> Path:
-    "Write the split (name, seed, num_classes, index lists) to a JSON file and return its path."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    d = dict(name=self.name, seed=self.seed, num_classes=self.num_classes, **{k: np.asarray(v).tolist() for k, v in self.indices.items()})
-    path.write_text(json.dumps(d))
-    return path
-
-def saved_seed(indices):
-    "The seed recorded in a saved split file (None for an in-memory dict)."
-    return json.loads(Path(indices).read_text()).get("seed") if isinstance(indices, (str, Path)) else None
-
-def load_indices(path) -> dict[str, np.ndarray]:
-    "Read the `query`/`train`/`database` index arrays saved by `RetrievalSplit.save_indices`."
-    d = json.loads(Path(path).read_text())
-    if missing := [k for k in ("query", "train", "database") if k not in d]: raise ValueError(f"{path} is not a saved split: it lacks {missing}.")
-    return {k: np.asarray(d[k], dtype=np.int64) for k in ("query", "train", "database")}
-
-def check_indices(ind, pool_size: int, where: str) -> dict[str, np.ndarray]:
-    "Validate reloaded split indices (a dict or a saved JSON file): right dataset, in range, query disjoint from the rest."
-    if isinstance(ind, (str, Path)):
-        saved = json.loads(Path(ind).read_text()).get("name", "")
-        if saved.split("@")[0] != where: raise ValueError(f"{ind} holds a split of {saved!r}, not of {where}; use a split saved for {where}.")
-        ind = load_indices(ind)
-    ind = {k: np.asarray(ind[k], dtype=np.int64) for k in ("query", "train", "database")}
-    if any(len(v) and (v.min() < 0 or v.max() >= pool_size) for v in ind.values()):
-        raise ValueError(f"Split indices run outside the {pool_size} images of {where}; they were saved for a different dataset.")
-    if np.intersect1d(ind["query"], np.concatenate([ind["train"], ind["database"]])).size:
-        raise ValueError(f"Split indices for {where}: the query set overlaps train or database.")
-    return ind
-
 # %% ../nbs/03_digits.ipynb #353aefa9
-def digits_split(img_size: int = 32, in_chans: int = 3, seed: int = 0, n_query: int = 20, n_train: int = 50,
-                 database_includes_train: bool = False, norm: str | None = "imagenet", indices=None) -> RetrievalSplit:
-    "scikit-learn's digits (1,797 real 8x8 images, 10 classes) split per class into query / train / database."
-    from sklearn.datasets import load_digits          # here, not at the top: scikit-learn takes a second to import
+def digits_split(img_size: int = 32, in_chans: int = 3, seed: int = 0, n_query: int = 20,
+                 n_train: int = 50, database_includes_train: bool = False,
+                 norm: str | None = "imagenet", indices=None) -> RetrievalSplit:
+    "scikit-learn's digits (1,797 real 8x8 images, 10 classes), split per class: 3 roles."
+    from sklearn.datasets import load_digits          # here: scikit-learn takes a second to import
     d = load_digits()
-    images = torch.tensor(d.images, dtype=torch.float32)[:, None] / 16                # (1797, 1, 8, 8) in [0, 1]
-    labels = F.one_hot(torch.as_tensor(d.target), 10).float()                           # (1797, 10) one-hot
-    ind = (class_split(d.target, n_query, n_train, seed, database_includes_train) if indices is None
-           else check_indices(indices, len(images), "digits"))
-    tfm = ResizeNormalize(img_size, in_chans, norm)                                    # -> (C, img_size, img_size)
-    sets = {k: TensorImageDataset(images[v], labels[v], tfm) for k, v in ind.items()}   # transformed once if small
-    return RetrievalSplit(sets["train"], sets["query"], sets["database"], 10, "digits@All" if database_includes_train else "digits",
-                          ind, None, seed if indices is None else saved_seed(indices), norm)
+    images = torch.tensor(d.images, dtype=torch.float32)[:, None] / 16  # (1797, 1, 8, 8) in [0, 1]
+    labels = F.one_hot(torch.as_tensor(d.target), 10).float()                  # (1797, 10) one-hot
+    ind = (class_split(d.target, n_query, n_train, seed, database_includes_train)
+           if indices is None else check_indices(indices, len(images), "digits"))
+    tfm = ResizeNormalize(img_size, in_chans, norm)                               # -> (c, H, W)
+    sets = {k: TensorImageDataset(images[v], labels[v], tfm) for k, v in ind.items()}  # cached
+    name = "digits@All" if database_includes_train else "digits"
+    return RetrievalSplit(sets["train"], sets["query"], sets["database"], 10, name, ind, None,
+                          seed if indices is None else saved_seed(indices), norm)
 
 # %% ../nbs/03_digits.ipynb #5e1a7c02
 def validation_split(split: RetrievalSplit, n_query: int = 10) -> RetrievalSplit:

@@ -20,8 +20,8 @@ from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 from .patch import image_hw
 from .data import (RetrievalSplit, TensorImageDataset, ResizeNormalize, class_split,
-                         norm_stats, check_indices, saved_seed, digits_split, load_indices,
-                         validation_split)
+                         norm_stats, digits_split, validation_split)
+from .split_files import check_indices, saved_seed, load_indices
 from .config import IMAGE_MODES, WIDE_MODES, VALIDATION, printable
 from .files import check_input_file
 

@@ -36,12 +36,13 @@ def best_threshold(d_sim: torch.Tensor, d_dis: torch.Tensor, bits: int) -> tuple
 # %% ../nbs/17_codes.ipynb #41479bfd
 def code_stats(codes: torch.Tensor, labels: torch.Tensor, u: dict | None = None) -> dict:
     "The numbers `plot_code_diagnostics` draws: pair distances, best threshold, bit means, bit-bit correlation, |u| of each output in `u`."
-    codes = torch.as_tensor(codes).float()
+    codes = torch.as_tensor(codes).detach().float().cpu()         # from any device
+    labels = torch.as_tensor(labels).cpu()
     d_sim, d_dis = pair_distances(codes, labels)
     t, acc = best_threshold(d_sim, d_dis, codes.shape[1])
     with np.errstate(invalid="ignore", divide="ignore"): corr = np.corrcoef(codes.T.numpy())   # (bits, bits); NaN: a constant bit
     corr = np.nan_to_num(corr, nan=0.0); np.fill_diagonal(corr, 1.0)
-    abs_u = {k: v.abs().flatten().numpy() for k, v in (u or {}).items()}
+    abs_u = {k: v.detach().abs().flatten().cpu().numpy() for k, v in (u or {}).items()}
     return dict(d_sim=d_sim, d_dis=d_dis, threshold=t, accuracy=acc, bit_means=codes.mean(0).numpy(), corr=corr, abs_u=abs_u)
 
 # %% ../nbs/17_codes.ipynb #586bdb56
@@ -51,6 +52,7 @@ def plot_code_diagnostics(codes: torch.Tensor, labels: torch.Tensor, u: dict | N
     import seaborn as sns
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
+    codes, labels = codes.detach().float().cpu(), labels.cpu()    # from any device
     s, bits = code_stats(codes, labels, u), codes.shape[1]
     fig, axs = plt.subplots(2, 3, figsize=(10, 5.4))
     ax = axs[0, 0]; bins = np.arange(bits + 2) - 0.5
@@ -166,10 +168,10 @@ def attention_rollout(model, x: torch.Tensor) -> torch.Tensor:
 # %% ../nbs/17_codes.ipynb #946b7386
 def show_attention(model, images: torch.Tensor, norm: str | None = "imagenet", title: str = "", fig=None):
     "Each image above its attention rollout (the class token's share of each patch, one colour bar); drawn in `fig` (a figure or subfigure) if given."
-    r = attention_rollout(model, images)                                          # (B, rows, cols)
+    r = attention_rollout(model, images).cpu()                                    # (B, rows, cols)
     fig = fig or plt.figure(figsize=(1.5 * len(images) + 1.2, 3.6), layout="constrained")
     axs = fig.subplots(2, len(images), squeeze=False)
-    for j, img in enumerate(denormalize(images, norm)):
+    for j, img in enumerate(denormalize(images, norm).cpu()):
         axs[0, j].imshow(img.permute(1, 2, 0).numpy() if img.shape[0] == 3 else img[0].numpy(), cmap="gray", vmin=0, vmax=1)
         im = axs[1, j].imshow(r[j].numpy(), cmap="inferno", vmin=0, vmax=float(r.max()), interpolation="nearest")
         axs[1, j].set_title(f"patches: {r[j].sum():.2f}", fontsize=8)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PRETRAINED', 'VIT_PRESETS', 'CNN_FEATURES', 'BACKBONES', 'read_weights', 'vit_from_weights', 'WeightsUnavailable',
            'hub_reachable', 'hub_weights', 'load_vit', 'local_weights', 'check_pretrained', 'pretrained_vit',
-           'timm_backbone', 'cnn_backbone']
+           'timm_backbone', 'cnn_backbone', 'vit_backbone', 'build_backbone']
 
 # %% ../nbs/a1_pretrained.ipynb #fbda2d05
 import socket
@@ -216,3 +216,25 @@ def cnn_backbone(name: str, pretrained: bool = False, img_size=None, in_chans: i
     if name == "alexnet": m.classifier[6] = nn.Identity()                      # 4096 -> 1000 removed: (B, 4096)
     else: m.fc = nn.Identity()                                                 # (B, 2048) pooled features
     return m, CNN_FEATURES[name], CNN_FEATURES[name], img_size, "forward"
+
+# %% ../nbs/a1_pretrained.ipynb #b0b0ba01
+def vit_backbone(backbone: str, pretrained: bool = False, img_size=None, in_chans: int = 3,
+                 weights=None, **cfg_kw):
+    "Our ViT from a preset in `VIT_PRESETS`, from scratch or with its ImageNet-21k weights."
+    size = {} if img_size is None else dict(img_size=img_size)
+    vit = (pretrained_vit(backbone, img_size, in_chans, weights) if pretrained
+           else VisionTransformer(VIT_PRESETS[backbone][0](in_chans=in_chans, **size, **cfg_kw)))
+    return vit, vit.num_tokens * vit.embed_dim, vit.embed_dim, vit.cfg.img_size, "forward"
+
+def build_backbone(backbone: str, pretrained: bool = False, img_size=None, in_chans: int = 3,
+                   weights=None, **kw):
+    "`(net, in_features, dim, img_size, feature_fn)` for a name in `BACKBONES` (for `hash_model`)."
+    if not isinstance(backbone, str):
+        raise TypeError(f"backbone must be a name string, one of {BACKBONES}, "
+                        f"got {type(backbone).__name__}.")
+    args = (pretrained, img_size, in_chans, weights)
+    if backbone in VIT_PRESETS: return vit_backbone(backbone, *args, **kw)
+    if backbone.startswith("timm:") and len(backbone) > 5: return timm_backbone(backbone[5:], *args, **kw)
+    if backbone in CNN_FEATURES: return cnn_backbone(backbone, *args, **kw)
+    raise ValueError(f"Unknown backbone {backbone!r}; valid backbones are {', '.join(BACKBONES)} "
+                     "(e.g. 'timm:vit_base_patch16_224.orig_in21k').")

@@ -10,14 +10,14 @@ __all__ = ['seed_everything', 'default_device', 'SeededBatches', 'TensorBatches'
 # %% ../nbs/06_training_loop.ipynb #39389f84
 import os, random, time
 import numpy as np, torch, matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from .data import RetrievalSplit, digits_split
 from .model import encode_batches, hash_model
 from .metrics import mean_average_precision
-from .training_internals import autocast, check_finite, resolve_precision, restore_training, run_identity, save_training
+from .training_internals import all_finite, autocast, check_finite, resolve_precision
+import vts_nb.training_internals as internals              # appendix a8: the rest of a run
 
 # %% ../nbs/06_training_loop.ipynb #2caf670e
 def seed_everything(seed: int):
@@ -30,117 +30,154 @@ def default_device() -> torch.device:
 
 # %% ../nbs/06_training_loop.ipynb #95a14b82
 class SeededBatches:
-    "Index batches of one epoch: `train` shuffles with a generator seeded by `seed` and drops the last partial batch; else in order."
+    "Index batches of an epoch; `train`: shuffled (generator seeded by `seed`), whole batches."
     def __init__(self, n: int, batch_size: int, train: bool = False, seed: int = 0):
         self.n, self.batch_size, self.train, self.seed = n, batch_size, train, seed
     def indices(self) -> list[torch.Tensor]:
         if not self.train: return list(torch.arange(self.n).split(self.batch_size))
         g = torch.Generator().manual_seed(self.seed)
-        for _ in range(2): torch.empty((), dtype=torch.int64).random_(generator=g)   # the order this loop always used (a8)
-        return list(torch.randperm(self.n, generator=g)[:self.n - self.n % self.batch_size].split(self.batch_size))  # pi
-    def __iter__(self): return (i.tolist() for i in self.indices())  # a DataLoader's batch_sampler
-    def __len__(self): return self.n // self.batch_size if self.train else -(-self.n // self.batch_size)
+        for _ in range(2): torch.empty((), dtype=torch.int64).random_(generator=g)  # order of a8
+        keep = self.n - self.n % self.batch_size                                    # whole batches
+        return list(torch.randperm(self.n, generator=g)[:keep].split(self.batch_size))  # pi
+    def __iter__(self): return (i.tolist() for i in self.indices())    # as a batch_sampler
+    def __len__(self):
+        return self.n // self.batch_size if self.train else -(-self.n // self.batch_size)
 
 # %% ../nbs/06_training_loop.ipynb #aa66aa27
 class TensorBatches:
-    "Batches `(x, y, idx)` of an in-memory dataset, gathered (and resized, normalised) where its tensors are."
-    def __init__(self, ds, batch_sampler: SeededBatches): self.ds, self.batch_sampler = ds, batch_sampler
-    def __iter__(self): return (self.ds.batch(i) for i in self.batch_sampler.indices())
+    "Batches `(x, y, idx)` of an in-memory dataset, gathered (resized, normalised) on `device`."
+    def __init__(self, ds, batch_sampler: SeededBatches, device="cpu"):
+        self.ds, self.batch_sampler, self.device = ds, batch_sampler, torch.device(device)
+    def __iter__(self):
+        idx = self.batch_sampler.indices()                 # CPU; to the device in one copy
+        if not idx: return iter(())
+        on_device = torch.cat(idx).to(self.device).split([len(i) for i in idx])
+        return (self.ds.batch(i) for i in on_device)
     def __len__(self): return len(self.batch_sampler)
 
-def loader(ds, batch_size: int, train: bool = False, seed: int = 0, device=None, num_workers: int | None = None):
-    "Batches `(x, y, idx)` of `ds` in `SeededBatches` order (`.batch_sampler.seed` reshuffles): on `device` for in-memory datasets, else a DataLoader."
-    if train and len(ds) < batch_size:
-        raise ValueError(f"batch_size {batch_size} is larger than the training set ({len(ds)} items); use a smaller batch_size.")
-    device, sampler = torch.device(device or "cpu"), SeededBatches(len(ds), batch_size, train, seed)
-    if hasattr(ds, "batch") and hasattr(ds, "to"): return TensorBatches(ds.to(device), sampler)
+def loader(ds, batch_size: int, train: bool = False, seed: int = 0, device=None,
+           num_workers: int | None = None):
+    "Batches `(x, y, idx)` of `ds` in `SeededBatches` order: on `device` in memory, else loaded."
+    if train and len(ds) < batch_size: raise ValueError(
+        f"batch_size {batch_size} is larger than the training set ({len(ds)} items): lower it.")
+    device = torch.device(device or "cpu")
+    sampler = SeededBatches(len(ds), batch_size, train, seed)
+    if hasattr(ds, "batch") and hasattr(ds, "to"):
+        return TensorBatches(ds.to(device), sampler, device)
     cuda = device.type == "cuda"
-    if num_workers is None: num_workers = min(4, os.cpu_count() or 1) if cuda else 0     # decoding workers on a GPU machine
-    return DataLoader(ds, batch_sampler=sampler, num_workers=num_workers, pin_memory=cuda, persistent_workers=num_workers > 0,
-                      generator=torch.Generator().manual_seed(seed))     # workers' seeds: no draw from the global RNG
+    if num_workers is None: num_workers = min(4, os.cpu_count() or 1) if cuda else 0  # decoding
+    return DataLoader(ds, batch_sampler=sampler, num_workers=num_workers, pin_memory=cuda,
+                      persistent_workers=train and num_workers > 0,   # epochs, not evaluations
+                      generator=torch.Generator().manual_seed(seed))  # not the global RNG
 
 # %% ../nbs/06_training_loop.ipynb #4a9178be
-def forward_loss(model, loss, x, y, idx, precision: str = "fp32", epoch: int = 0, step: int = 0) -> torch.Tensor:
-    "The loss of one batch: the forward under `precision`, the loss in fp32; both checked finite."
-    with autocast(precision, x.device): u = model(x)                         # (B, bits), 16-bit under autocast
-    u = u.float()                                                             # the loss in fp32
-    check_finite("model output", torch.isfinite(u).all(), epoch, step)
+def forward_loss(model, loss, x, y, idx, precision: str = "fp32", epoch: int = 0, step: int = 0,
+                 checks: list | None = None) -> torch.Tensor:
+    "A batch's loss: the forward under `precision`, the loss in fp32; both checked finite."
+    with autocast(precision, x.device): u = model(x)            # (B, bits), 16-bit under autocast
+    u = u.float()                                                # the loss in fp32
     l = loss(u, y, idx)
-    check_finite("loss", torch.isfinite(l), epoch, step)
+    found = [("model output", u.isfinite().all()), ("loss", l.isfinite())]
+    if checks is None: check_finite(found, epoch, step)
+    else: checks += found                                        # read with the gradients'
     return l
 
 # %% ../nbs/06_training_loop.ipynb #3f525db2
-def backward_step(l, opt, params, scaler, epoch: int = 0, step: int = 0):
-    "Gradients of `l`, checked finite (fp16: the scaler skips inf steps instead), then one optimizer step."
-    opt.zero_grad(set_to_none=True); scaler.scale(l).backward()              # fp16: S * loss; else the loss itself
+def backward_step(l, opt, params, scaler, epoch: int = 0, step: int = 0, checks=()) -> bool:
+    "Gradients of `l` and `checks` checked finite in one sync (fp16: inf ones skip), then a step."
+    opt.zero_grad(set_to_none=True); scaler.scale(l).backward()  # fp16: S * loss; else the loss
+    checks = list(checks)
     if not scaler.is_enabled():
-        grads = [p.grad.isfinite().all() for p in params if p.grad is not None]
-        check_finite("gradient", torch.stack(grads).all(), epoch, step)
-    scaler.step(opt); scaler.update()                                         # without fp16: opt.step()
+        checks.append(("gradient", all_finite(p.grad for p in params if p.grad is not None)))
+    check_finite(checks, epoch, step)                            # the step's one host sync
+    scale = scaler.get_scale()                                   # 1.0 without fp16
+    scaler.step(opt); scaler.update()                            # without fp16: opt.step()
+    return scaler.get_scale() >= scale                           # False: skipped, the scale halved
 
 # %% ../nbs/06_training_loop.ipynb #5789873c
 def train_epoch(model, loss, opt, params, batches, epoch: int, device, progress: bool = True,
                 precision: str = "fp32", scaler=None) -> dict:
-    "One pass over `batches` (forward_loss, backward_step per batch). Returns the mean loss and the throughput."
+    "One pass over `batches` (forward_loss, backward_step: a host sync a batch); mean loss, speed."
     device = torch.device(device)
     scaler = scaler or torch.amp.GradScaler(device.type, enabled=False)
-    model.train(); t0, total, n = time.time(), 0., 0
-    bar = tqdm(iter(batches), f"epoch {epoch + 1}", len(batches), leave=False, disable=not progress)   # one iterator: one set of workers
-    for step, (x, y, idx) in enumerate(bar):
-        x, y, idx = (t.to(device, non_blocking=True) for t in (x, y, idx))
-        l = forward_loss(model, loss, x, y, idx, precision, epoch, step)
-        backward_step(l, opt, params, scaler, epoch, step)
-        total, n = total + l.item() * len(x), n + len(x)
-        if progress: bar.set_postfix(images_per_s=f"{n / (time.time() - t0):.0f}", refresh=False)
-    return dict(epoch=epoch, loss=total / n, seconds=(s := time.time() - t0), images_per_s=n / s)
+    values = getattr(loss, "check_values", False)               # each check of the loss: a sync
+    model.train(); t0, total, n, skipped = time.time(), torch.zeros((), device=device), 0, 0
+    bar = tqdm(iter(batches), f"epoch {epoch + 1}", len(batches), False, disable=not progress)
+    try:
+        for step, (x, y, idx) in enumerate(bar):                # one iterator: one set of workers
+            x, y, idx = (t.to(device, non_blocking=True) for t in (x, y, idx))
+            if values and step == 1: loss.check_values = False # checked on the epoch's first batch
+            checks = []                                         # output, loss, gradients: one sync
+            l = forward_loss(model, loss, x, y, idx, precision, epoch, step, checks)
+            skipped += not backward_step(l, opt, params, scaler, epoch, step, checks)
+            total, n = total + l.detach() * len(x), n + len(x)
+            if progress: bar.set_postfix(images_per_s=f"{n / (time.time() - t0):.0f}")
+    finally:
+        if values: loss.check_values = True
+    opt.zero_grad(set_to_none=True)                             # the gradients' memory: free
+    internals.check_skipped(skipped, len(batches), epoch)       # fp16: was anything trained?
+    s = time.time() - t0
+    out = dict(epoch=epoch, loss=total.item() / n, seconds=s, images_per_s=n / s,
+               precision=resolve_precision(precision, device))
+    return out | (dict(skipped_steps=skipped) if scaler.is_enabled() else {})
 
 # %% ../nbs/06_training_loop.ipynb #d70b38ae
-def fit(model: nn.Module, loss: nn.Module, split: RetrievalSplit, epochs: int = 10, lr: float = 1e-3,
-        batch_size: int = 32, weight_decay: float = 0., device=None, eval_every: int | None = None,
-        topk: int | None = None, ckpt=None, seed: int = 0, progress: bool = True, precision: str = "fp32",
-        compile: bool = False, num_workers: int | None = None) -> list[dict]:
-    "Train `model` with `loss` on `split.train`; returns the history (one dict per epoch: loss, seconds, mAP if evaluated)."
-    device = torch.device(device or default_device()); precision = resolve_precision(precision, device)
+def fit(model: nn.Module, loss: nn.Module, split: RetrievalSplit, epochs: int = 10,
+        lr: float = 1e-3, batch_size: int = 32, weight_decay: float = 0., device=None,
+        eval_every: int | None = None, topk: int | None = None, ckpt=None, seed: int = 0,
+        progress: bool = True, precision: str = "fp32", compile: bool = False,
+        num_workers: int | None = None, ckpt_every: int = 1) -> list[dict]:
+    "Train `model` with `loss` on `split.train`; the history: a dict an epoch (loss, s, mAP)."
+    device = torch.device(device or default_device())
+    precision = resolve_precision(precision, device)
+    internals.check_training_options(loss, len(split.train), lr, weight_decay, ckpt_every)
     model.to(device); loss.to(device)
     params = [p for p in [*model.parameters(), *loss.parameters()] if p.requires_grad]
-    opt, scaler = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay), torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    identity = run_identity(model, loss, split)
-    start, history = restore_training(ckpt, model, loss, opt, scaler, identity)  # (0, []) without a checkpoint
-    net = torch.compile(model) if compile else model                              # shares the model's parameters
-    batches = loader(split.train, batch_size, True, seed, device, num_workers)     # the data goes to the device once
-    for epoch in tqdm(range(start, epochs), desc="epochs", disable=not progress, initial=start, total=epochs):
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    identity = internals.run_identity(model, loss, split)
+    start, history = internals.restore_training(ckpt, model, loss, opt, scaler, identity, epochs)
+    net = torch.compile(model) if compile else model          # the steps; evaluation runs `model`
+    batches = loader(split.train, batch_size, True, seed, device, num_workers)  # on the device
+    for epoch in tqdm(range(start, epochs), "epochs", epochs, disable=not progress, initial=start):
         if hasattr(loss, "on_epoch_start"): loss.on_epoch_start(epoch)
         batches.batch_sampler.seed = seed + epoch
-        history.append(train_epoch(net, loss, opt, params, batches, epoch, device, progress, precision, scaler))
+        history.append(train_epoch(net, loss, opt, params, batches, epoch, device, progress,
+                                   precision, scaler))
+        state = internals.state_finite(model, loss, opt)          # before it is evaluated or saved
+        check_finite([("weights or Adam's state", state)], epoch)
         if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
-            history[-1]["mAP"] = evaluate(net, split, topk, device=device, precision=precision)
-        if ckpt is not None: save_training(ckpt, model, loss, opt, scaler, epoch, history, identity)
+            history[-1]["mAP"] = evaluate(model, split, topk, device=device, precision=precision)
+        if ckpt is not None and ((epoch + 1) % ckpt_every == 0 or epoch + 1 == epochs):
+            internals.save_training(ckpt, model, loss, opt, scaler, epoch, history, identity)
     return history
 
 # %% ../nbs/06_training_loop.ipynb #fad9ba49
-def encode_dataset(model: nn.Module, ds, batch_size: int | None = None, device=None, progress: bool = False,
-                   precision: str = "fp32"):
-    "±1 codes `(n, bits)` and label vectors `(n, C)` for every item of `ds`, in dataset order, encoded under `precision`."
+def encode_dataset(model: nn.Module, ds, batch_size: int | None = None, device=None,
+                   progress: bool = False, precision: str = "fp32"):
+    "±1 codes `(n, bits)` and labels `(n, C)` of every item of `ds`, in order, under `precision`."
     device = torch.device(device or default_device())
-    batches, labels = loader(ds, batch_size or (1024 if device.type == "cuda" else 256), device=device), []
+    size = batch_size or internals.encode_batch_size(model, ds, device, precision)  # GPU: memory
+    batches, labels = loader(ds, size, device=device), []
     def images():
         for x, y, _ in batches: labels.append(y.cpu()); yield x
-    with autocast(precision, device): codes = encode_batches(model, images(), device, progress, total=len(batches))
-    return codes, torch.cat(labels)
+    with autocast(precision, device):
+        return encode_batches(model, images(), device, progress, len(batches)), torch.cat(labels)
 
 # %% ../nbs/06_training_loop.ipynb #634cb7a8
-def encode_split(model: nn.Module, split: RetrievalSplit, batch_size: int | None = None, device=None,
-                 precision: str = "fp32") -> tuple:
-    "Codes and labels `(qB, qL, dB, dL)` of the query set and the database; leaves the RNG untouched."
+def encode_split(model: nn.Module, split: RetrievalSplit, batch_size: int | None = None,
+                 device=None, precision: str = "fp32") -> tuple:
+    "Codes and labels `(qB, qL, dB, dL)` of the queries and the database; the RNG untouched."
     device = torch.device(device or default_device())
+    size = batch_size or internals.encode_batch_size(model, split.query, device, precision)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        qB, qL = encode_dataset(model, split.query, batch_size, device, precision=precision)
-        dB, dL = encode_dataset(model, split.database, batch_size, device, precision=precision)
+        qB, qL = encode_dataset(model, split.query, size, device, precision=precision)
+        dB, dL = encode_dataset(model, split.database, size, device, precision=precision)
     return qB, qL, dB, dL
 
-def evaluate(model: nn.Module, split: RetrievalSplit, topk: int | None = None, batch_size: int | None = None, device=None,
-             precision: str = "fp32") -> float:
-    "mAP@`topk` of the query set against the database (`topk=None`: the whole database); leaves the RNG untouched."
+def evaluate(model: nn.Module, split: RetrievalSplit, topk: int | None = None,
+             batch_size: int | None = None, device=None, precision: str = "fp32") -> float:
+    "mAP@`topk` of the queries against the database (`topk=None`: all of it); the RNG untouched."
     qB, qL, dB, dL = encode_split(model, split, batch_size, device, precision)
     return mean_average_precision(qB, dB, qL, dL, topk=topk)
 
@@ -158,7 +195,7 @@ def plot_history(history: list[dict], title: str = "", chance: float | None = No
     if chance is not None: a2.axhline(chance, ls="--", c="gray", label="chance")
     a2.set(xlabel="epoch", ylabel="mAP", ylim=(0, 1), title="mAP of the queries")
     a2.legend(loc="lower right")
-    for ax in (a1, a2): ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # whole epochs
+    for ax in (a1, a2): ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole epochs
     fig.suptitle(title); fig.tight_layout()
     return fig
 
@@ -175,12 +212,13 @@ def add_history(fig, history: list[dict], label: str, style: str = "s--", loc: s
     loss_ax.legend(fontsize=8); map_ax.legend(loc=loc, fontsize=8)
 
 # %% ../nbs/06_training_loop.ipynb #488f0285
-def train_digits(loss_cls: type, bits: int = 16, lr: float = 1e-3, epochs: int = 10, eval_every: int | None = 5, seed: int = 0,
-                 backbone: str = "vit_tiny", faithful: bool = False, **options):
-    "Train a tiny hash model on digits, in memory, with a loss class (e.g. one a lesson just wrote). Returns (model, split, history)."
+def train_digits(loss_cls: type, bits: int = 16, lr: float = 1e-3, epochs: int = 10, eval_every=5,
+                 seed: int = 0, backbone: str = "vit_tiny", faithful: bool = False, **options):
+    "Train a tiny hash model on digits with a loss class (a lesson's): (model, split, history)."
     seed_everything(seed)
     model = hash_model(backbone, bits=bits)
     split = digits_split(img_size=model.img_size, in_chans=model.in_chans, seed=seed)
-    loss = loss_cls(bits, split.num_classes, len(split.train), faithful=faithful, seed=seed, **options)
-    history = fit(model, loss, split, epochs=epochs, lr=lr, eval_every=eval_every, seed=seed, progress=False)
-    return model, split, history
+    loss = loss_cls(bits, split.num_classes, len(split.train), faithful=faithful, seed=seed,
+                    **options)
+    return model, split, fit(model, loss, split, epochs=epochs, lr=lr, eval_every=eval_every,
+                             seed=seed, progress=False)

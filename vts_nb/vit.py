@@ -21,7 +21,7 @@ class Mlp(nn.Module):
         self.fc1, self.act, self.drop1 = nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(drop)
         self.fc2, self.drop2 = nn.Linear(hidden, dim), nn.Dropout(drop)
 
-    def forward(self, x):                                        # (B, T, D) -> (B, T, hidden) -> (B, T, D)
+    def forward(self, x):                              # (B, T, D) -> (B, T, hidden) -> (B, T, D)
         return self.drop2(self.fc2(self.drop1(self.act(self.fc1(x)))))
 
 # %% ../nbs/02_vit.ipynb #c134017a
@@ -31,7 +31,8 @@ class Block(nn.Module):
                  attn_drop: float = 0., proj_drop: float = 0., mlp_drop: float = 0.):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=proj_drop)
+        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop,
+                              proj_drop=proj_drop)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=mlp_drop)
 
@@ -39,9 +40,9 @@ class Block(nn.Module):
         if return_attn:
             a, attn = self.attn(self.norm1(x), return_attn=True)
             x = x + a                                            # F_R   eq. 7
-            return x + self.mlp(self.norm2(x)), attn             # h_j   eq. 8
+            return x + self.mlp(self.norm2(x)), attn             # z_j   eq. 8
         x = x + self.attn(self.norm1(x))                         # F_R   eq. 7
-        return x + self.mlp(self.norm2(x))                       # h_j   eq. 8
+        return x + self.mlp(self.norm2(x))                       # z_j   eq. 8
 
 # %% ../nbs/02_vit.ipynb #66845e5d
 @dataclass
@@ -59,69 +60,64 @@ class ViTConfig:
     attn_drop: float = 0.     # on the attention weights A_w
     proj_drop: float = 0.     # on the attention output F_S
     mlp_drop: float = 0.1     # inside the MLP
-
     @classmethod
-    def tiny(cls, **kw):    return cls(**{**dict(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=2), **kw})
+    def tiny(cls, **kw):
+        return cls(**{**dict(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=2), **kw})
     @classmethod
     def vit_b16(cls, **kw): return cls(**{**dict(patch_size=16), **kw})
     @classmethod
     def vit_b32(cls, **kw): return cls(**{**dict(patch_size=32), **kw})
     @classmethod
-    def vit_l32(cls, **kw): return cls(**{**dict(patch_size=32, embed_dim=1024, depth=24, num_heads=16), **kw})
-
+    def vit_l32(cls, **kw):
+        return cls(**{**dict(patch_size=32, embed_dim=1024, depth=24, num_heads=16), **kw})
     @property
-    def num_patches(self):
+    def num_patches(self):                                            # P
         H, W = image_hw(self.img_size)
         return (H // self.patch_size) * (W // self.patch_size)
 
 # %% ../nbs/02_vit.ipynb #76a4fe77
 class VisionTransformer(nn.Module):
-    "ViT encoder with timm's parameter names; `forward(x)` returns all tokens `(B, N+1, D)` after the final LayerNorm."
+    "ViT encoder with timm's parameter names; `forward(x)`: all tokens `(B, P+1, D)`, normalised."
     def __init__(self, cfg: ViTConfig):
         super().__init__()
-        self.cfg, self.embed_dim = cfg, cfg.embed_dim
-        self.patch_embed = PatchEmbed(cfg.img_size, cfg.patch_size, cfg.in_chans, cfg.embed_dim)
-        self.num_tokens = self.patch_embed.num_patches + 1                       # N + 1
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.embed_dim))           # CT
-        self.pos_embed = nn.Parameter(torch.zeros(1, self.num_tokens, cfg.embed_dim))  # PoE
+        self.cfg, self.embed_dim, D = cfg, cfg.embed_dim, cfg.embed_dim
+        self.patch_embed = PatchEmbed(cfg.img_size, cfg.patch_size, cfg.in_chans, D)
+        self.num_tokens = self.patch_embed.num_patches + 1                        # P + 1
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, D))                       # CT
+        self.pos_embed = nn.Parameter(torch.zeros(1, self.num_tokens, D))         # PoE
         self.pos_drop = nn.Dropout(cfg.pos_drop)
-        self.blocks = nn.ModuleList([
-            Block(cfg.embed_dim, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, cfg.attn_drop, cfg.proj_drop, cfg.mlp_drop)
-            for _ in range(cfg.depth)])
-        self.norm = nn.LayerNorm(cfg.embed_dim, eps=1e-6)
-
+        self.blocks = nn.ModuleList([Block(D, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias,
+                                           cfg.attn_drop, cfg.proj_drop, cfg.mlp_drop)
+                                     for _ in range(cfg.depth)])
+        self.norm = nn.LayerNorm(D, eps=1e-6)
     def embed(self, x):
-        "Images `(B, C, H, W)` -> `FE` `(B, N+1, D)` (eq. 1–2)."
+        "Images `(B, C, H, W)` -> `FE` `(B, P+1, D)` (eq. 1–2)."
         return self.pos_drop(add_cls_and_pos(self.patch_embed(x), self.cls_token, self.pos_embed))
-
     def forward_features(self, x):
-        "Images `(B, C, H, W)` -> `TE` `(B, N+1, D)`."
+        "Images `(B, C, H, W)` -> `TE` `(B, P+1, D)`."
         x = self.embed(x)
         for blk in self.blocks: x = blk(x)
         return self.norm(x)
-
     forward = forward_features
-
     @torch.no_grad()
     def attention_maps(self, x):
-        "Each block's attention weights, a list of `(B, heads, N+1, N+1)` tensors."
+        "Each block's attention weights, a list of `(B, heads, P+1, P+1)` tensors."
         x, maps = self.embed(x), []
-        for blk in self.blocks:
-            x, attn = blk(x, return_attn=True)
-            maps.append(attn)
+        for blk in self.blocks: x, attn = blk(x, return_attn=True); maps.append(attn)
         return maps
 
 # %% ../nbs/02_vit.ipynb #76a0c4db
 def timm_vit(cfg: ViTConfig, name: str = "vit_base_patch16_224", **kw) -> nn.Module:
     "A randomly initialised timm ViT with the architecture of `cfg` and no classifier."
     return timm.create_model(name, pretrained=False, num_classes=0, global_pool="token",
-                             img_size=cfg.img_size, patch_size=cfg.patch_size, in_chans=cfg.in_chans,
+                             img_size=cfg.img_size, patch_size=cfg.patch_size,
+                             in_chans=cfg.in_chans,
                              embed_dim=cfg.embed_dim, depth=cfg.depth, num_heads=cfg.num_heads,
                              mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias, **kw)
 
 # %% ../nbs/02_vit.ipynb #ad0d473a
 def check_parity(model: nn.Module, ref: nn.Module, x: torch.Tensor) -> float:
-    "Load `ref`'s weights into `model` strictly and return the max abs difference of `forward_features` on `x`."
+    "Load `ref`'s weights into `model` strictly: max abs difference of `forward_features` on `x`."
     model.load_state_dict(ref.state_dict(), strict=True)
     model.eval(); ref.eval()
     with torch.no_grad():
@@ -129,7 +125,7 @@ def check_parity(model: nn.Module, ref: nn.Module, x: torch.Tensor) -> float:
 
 # %% ../nbs/02_vit.ipynb #291cde41
 def set_fused_attention(model: nn.Module, fused: bool = True) -> int:
-    "Switch every attention layer of `model` (ours: `fused`, timm's: `fused_attn`) to fused SDPA or the manual eq. 4–6; returns how many."
+    "Set all attention layers of `model` (ours, timm's) to fused SDPA or manual eq. 4–6: a count."
     n = 0
     for m in model.modules():
         if isinstance(m, Attention): m.fused = fused

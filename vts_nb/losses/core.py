@@ -41,6 +41,8 @@ class MemoryBank(nn.Module):
         self.register_buffer('U', torch.zeros(num_train, bits))        # (N, q) codes, 0 until seen
         self.register_buffer('Y', torch.zeros(num_train, num_classes))   # (N, C) their labels
         self.register_buffer('seen', torch.zeros(num_train, dtype=torch.bool))  # (N,) written once
+        self.full = False                                       # all rows seen: no mask, no sync
+        self.register_load_state_dict_post_hook(lambda bank, _: setattr(bank, "full", False))
 
     @torch.no_grad()
     def update(self, v: Tensor, y: Tensor, idx: Tensor):
@@ -52,20 +54,26 @@ class MemoryBank(nn.Module):
         self.Y[idx] = y.to(self.Y.dtype)           # (B, C) rows
         self.seen[idx] = True
 
-    def rows(self, mask_unseen: bool = True) -> tuple[Tensor, Tensor]:
-        "The bank to compare against: all N rows, or only the seen ones when `mask_unseen`."
-        if not mask_unseen: return self.U, self.Y   # (N, q), (N, C)
-        return self.U[self.seen], self.Y[self.seen] # (Ns, q), (Ns, C): the rows seen so far
-
     def extra_repr(self):
         (n, bits), c = self.U.shape, self.Y.shape[1]
         return f"num_train={n}, bits={bits}, num_classes={c}"
+
+# %% ../../nbs/07_hash_losses.ipynb #8b5634b4
+@patch
+def rows(self: MemoryBank, mask_unseen: bool = True) -> tuple[Tensor, Tensor]:
+    "The bank to compare against: all N rows, or only the seen ones when `mask_unseen`."
+    if not mask_unseen or self.full: return self.U, self.Y    # (N, q), (N, C)
+    rows = self.seen.nonzero().squeeze(1)      # a host sync, until every row has been seen
+    self.full = len(rows) == len(self.seen)
+    if self.full: return self.U, self.Y
+    return self.U[rows], self.Y[rows]          # (Ns, q), (Ns, C): the rows seen so far
 
 # %% ../../nbs/07_hash_losses.ipynb #33594f99
 class HashLoss(nn.Module):
     "Base class of the hashing objectives: `loss(u, y, idx) -> scalar`."
     pairwise: bool = False      # refuse a batch of one
     has_faithful: bool = True   # `faithful=True` reproduces a reference-code bug; False: refuse it
+    check_values: bool = True   # also check values (finite, 0/1, in range): a GPU sync each
     def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False,
                  seed: int = 0):
         super().__init__()
@@ -84,7 +92,7 @@ class HashLoss(nn.Module):
 def check(self: HashLoss, u: Tensor, y: Tensor, idx: Tensor | None):
     "Validate a call (appendix a15); returns (y as u.dtype, idx as long)."
     return check_inputs(u, y, idx, self.bits, self.num_classes, pairwise=self.pairwise,
-                        num_train=self.num_train)
+                        num_train=self.num_train, values=self.check_values)
 
 @patch
 def on_epoch_start(self: HashLoss, epoch: int):

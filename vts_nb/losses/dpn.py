@@ -39,7 +39,7 @@ class DPNLoss(HashLoss):
 
     def forward(self, u, y, idx=None):   # u: (B, q) raw head output, y: (B, C) labels
         y, idx = self.check(u, y, idx)
-        t = label_targets(y, self.targets, self.tie_bits)            # (B, q) ±1 targets
+        t = label_targets(y, self.targets, self.tie_bits, self.check_values)   # (B, q) ±1
         return F.relu(self.margin - u * t).mean()                    # mean_ik max(m - u_ik t_ik, 0)
 
     def extra_repr(self): return super().extra_repr() + f", margin={self.margin}, p={self.p}"

@@ -66,11 +66,12 @@ def check_indices(idx, B: int, device, num_train: int | None = None) -> Tensor:
 
 # %% ../../nbs/a15_loss_inputs.ipynb #a15b28cf
 def check_inputs(u: Tensor, y: Tensor, idx: Tensor | None, bits: int, num_classes: int,
-                 pairwise: bool = False, num_train: int | None = None
+                 pairwise: bool = False, num_train: int | None = None, values: bool = True
                 ) -> tuple[Tensor, Tensor | None]:
     "Validate `loss(u, y, idx)` (idx may be None); returns y as u.dtype, idx as long, or raises."
     B = check_codes(u, bits, pairwise)
     check_labels(y, B, num_classes)
+    if not values: return y.to(u.dtype), (None if idx is None else check_indices(idx, B, u.device))
     if not torch.isfinite(u).all():
         raise ValueError("u contains NaN or inf; check the model output and the learning rate.")
     y = y.to(u.dtype)
