@@ -204,6 +204,7 @@ def evaluate(args):
     from vts_nb.run import load_run, run_metrics                      # torch from here on
     from vts_nb.files import write_json, save_figure
     from vts_nb.viz import plot_pr
+    import matplotlib.pyplot as plt
     from vts_nb.metrics import PRCurve
     device = check_device(args.device)
     run = load_run(args.run, device=device)
@@ -213,7 +214,7 @@ def evaluate(args):
     name = f"{run.config.backbone}-{run.config.loss}, {run.config.bits} bits"
     title = f"{m['dataset']}: precision-recall by Hamming radius 0-{m['bits']}"
     fig = plot_pr({name: PRCurve(**m["pr_radius"])}, title=title)
-    save_figure(fig, run.path / EVAL_FILES[1])
+    save_figure(fig, run.path / EVAL_FILES[1]); plt.close(fig)
     print(f"{run.path}: mAP@{m['topk'] or 'all'} {m['mAP']:.4f}  "
           + "  ".join(f"P@{k} {v:.4f}" for k, v in m["precision_at"].items())
           + f"  ({m['query']} queries, {m['database']} database items); wrote eval.json, pr.png")
@@ -260,7 +261,7 @@ def index(args):
     device = check_device(args.device)
     run = load_run(args.run, device=device, split=False)
     codes = encode_images(run.model, paths, batch_size=args.batch_size, device=device,
-                          progress=True)
+                          progress=sys.stderr.isatty())               # no bar in a log file
     meta = {"run": str(run.path.resolve()), "weights": weights_fingerprint(run.model)}
     HammingIndex(codes, names=[str(p.resolve()) for p in paths], meta=meta).save(out)
     print(f"indexed {len(paths)} images ({codes.shape[1]} bits, run {run.path}) into {out}")
@@ -283,6 +284,7 @@ def search(args):
     from vts_nb.search import HammingIndex
     from vts_nb.files import weights_fingerprint
     from vts_nb.viz import show_search
+    import matplotlib.pyplot as plt
     device = check_device(args.device)
     run = load_run(meta["run"], device=device, split=False)
     if weights_fingerprint(run.model) != meta["weights"]:
@@ -297,7 +299,7 @@ def search(args):
     for q, res in zip(queries, results):
         print(f"query {printable(q)}")
         for rank, (name, d) in enumerate(res, 1): print(f"{rank:4d}  d={d:<3d} {printable(name)}")
-    show_search([str(q) for q in queries], results, path=png)
+    plt.close(show_search([str(q) for q in queries], results, path=png))
     print(f"wrote {printable(png)}")
 
 # %% ../nbs/a6_cli.ipynb #ac0f0c12

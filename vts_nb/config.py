@@ -493,12 +493,16 @@ def _header(path, size: int) -> tuple[dict, int]:
     return (header, n) if isinstance(header, dict) else ({}, 0)
 
 def _codes_fit(header: dict, n: int, size: int) -> bool:
-    "The header describes a 'codes' tensor whose bytes end where the file does."
+    "The header describes a 'codes' tensor, and the last tensor's bytes end where the file does."
     codes = header.get("codes") if isinstance(header.get("codes"), dict) else {}
     shape, ends = codes.get("shape"), codes.get("data_offsets")
     if not (isinstance(shape, list) and shape and isinstance(ends, list) and len(ends) == 2):
         return False
-    return all(type(x) is int for x in shape + ends) and 8 + n + ends[1] == size
+    offsets = [t.get("data_offsets") for k, t in header.items()
+               if k != "__metadata__" and isinstance(t, dict)]                  # an IVF index adds 'ivf'
+    last = max((o[1] for o in offsets if isinstance(o, list) and len(o) == 2 and type(o[1]) is int),
+               default=-1)
+    return all(type(x) is int for x in shape + ends) and 8 + n + last == size
 
 def read_index_header(path) -> dict:
     "A HammingIndex file's `bits`, number of codes `size`, `names` and `meta`, checked."

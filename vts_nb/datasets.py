@@ -23,7 +23,7 @@ from .data import (RetrievalSplit, TensorImageDataset, ResizeNormalize, class_sp
                          norm_stats, digits_split, validation_split)
 from .split_files import check_indices, saved_seed, load_indices
 from .config import IMAGE_MODES, WIDE_MODES, VALIDATION, printable
-from .files import check_input_file
+from .files import special_kind
 
 # %% ../nbs/a2_datasets.ipynb #7dd8555f
 CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch", "batches.meta")
@@ -93,12 +93,14 @@ def _eight_bits(img: Image.Image, name: str) -> Image.Image:
 def _decoded(path) -> Image.Image:
     "Every pixel of the image at `path` (a file or a PIL image), upright as its EXIF tag says."
     if isinstance(path, Image.Image): return ImageOps.exif_transpose(path)
-    with Image.open(check_input_file(path, "image")) as f: return ImageOps.exif_transpose(f)
+    with Image.open(path) as f: return ImageOps.exif_transpose(f)
 
 def read_image(path, in_chans: int = 3) -> torch.Tensor:
     "Decode an image file (or PIL image) completely into upright `uint8` `(in_chans, H, W)`."
     if in_chans not in (1, 3): raise ValueError(f"in_chans must be 1 or 3, got {in_chans}.")
     name = "a PIL image" if isinstance(path, Image.Image) else printable(path)
+    if isinstance(path, (str, os.PathLike)) and (kind := special_kind(path)):   # a FIFO: no hang
+        raise ValueError(f"Cannot read image {name}: it is {kind}, not a regular file.")
     try: img = _decoded(path)                                        # decodes every pixel
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(f"Cannot read image {name}: {type(e).__name__}: {printable(e)}") from None

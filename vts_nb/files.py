@@ -58,9 +58,11 @@ def atomic_write(path, data):
         check_replaceable(path)                # again: still nothing but a regular file there
         os.replace(tmp, path)                  # atomic: readers see the old file or the new one
     except OSError as e:
-        full = "; the disk is full: free some space and run the command again"
-        raise OSError(e.errno, f"Cannot write {path}: {e.strerror or e}"
-                               f"{full if e.errno in DISK_FULL else ''}") from e
+        room = " (a full disk, a quota or a file-size limit): free some space or write elsewhere"
+        why = f"{e.strerror or e}{room if e.errno in DISK_FULL else ''}"
+        err = OSError(f"Cannot write {path}: {why}")
+        err.errno = e.errno
+        raise err from e
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['BUILDERS', 'build_model', 'build_split', 'build_loss', 'build_run', 'run_metrics', 'best_and_last', 'Run',
-           'train_run', 'load_run']
+           'write_start', 'save_results', 'train_run', 'load_run']
 
 # %% ../nbs/15_runs.ipynb #a5eb2a33
 import inspect
@@ -55,6 +55,7 @@ def build_model(cfg: RunConfig, pretrained: bool | None = None) -> nn.Module:
     set_fused_attention(model, cfg.fused_attention)
     return model
 
+# %% ../nbs/15_runs.ipynb #5c1e2c10
 def build_split(cfg: RunConfig, model: nn.Module, indices=None) -> RetrievalSplit:
     "The retrieval split of `cfg` at the model's input size; `indices` reuse a saved split."
     kw = dict(img_size=model.img_size, norm=cfg.norm)
@@ -62,6 +63,7 @@ def build_split(cfg: RunConfig, model: nn.Module, indices=None) -> RetrievalSpli
     else: kw.update(in_chans=model.in_chans, seed=cfg.seed, indices=indices)
     return retrieval_split(cfg.dataset, cfg.data_root, **kw)
 
+# %% ../nbs/15_runs.ipynb #5c1e2c11
 def build_loss(cfg: RunConfig, split: RetrievalSplit, loss_cls: type | None = None) -> nn.Module:
     "The objective of `cfg` for `split`'s classes and training-set size (built from `loss_cls`)."
     loss_cls = loss_cls or BUILDERS[cfg.loss][0]
@@ -117,6 +119,23 @@ class Run:
     metrics: dict | None = None
 
 # %% ../nbs/15_runs.ipynb #1cd6d870
+def write_start(out: Path, cfg: RunConfig, split: RetrievalSplit):
+    "Write the run's `config.json` and (for a seeded dataset) `split.json` as training starts."
+    write_json(out / FILES["config"], asdict(cfg))
+    if split.indices and not (out / FILES["split"]).exists():
+        atomic_write(out / FILES["split"], split.save_indices)
+
+# %% ../nbs/15_runs.ipynb #5c1e2c03
+def save_results(model, split, history: list, cfg: RunConfig, out: Path, device, precision):
+    "Write a trained run's weights, history, metrics and `training.png`; returns the metrics."
+    save_weights(model, out / FILES["weights"])
+    metrics = run_metrics(model, split, cfg.topk, device, precision) | best_and_last(history)
+    write_json(out / FILES["history"], history); write_json(out / FILES["metrics"], metrics)
+    fig = plot_history(history, f"{cfg.backbone}-{cfg.loss}, {cfg.bits} bits, {split.name}")
+    save_figure(fig, out / FILES["plot"]); plt.close(fig)
+    return metrics
+
+# %% ../nbs/15_runs.ipynb #5c1e2c01
 def train_run(cfg: RunConfig, out, fresh: bool = False, device=None, progress: bool = True,
               decode_images: bool = False, log: Callable | None = None) -> Run:
     "Train `cfg` into run folder `out`, resuming what is there; refuses another run there."
@@ -129,29 +148,21 @@ def train_run(cfg: RunConfig, out, fresh: bool = False, device=None, progress: b
     if decode_images and cfg.dataset in LIST_DATASETS:
         for ds in (split.train, split.query, split.database): ds.check_images(progress)
     with RunLock(out):
-        remove_temp_files(out)
-        settle_aside(out, keep_new=ckpt.exists())                 # what a killed --fresh run left
+        remove_temp_files(out); settle_aside(out, keep_new=ckpt.exists())   # leftovers
         if fresh: set_aside(out, [*FILES.values(), *EVAL_FILES])
         if log: log(f"{'resuming' if ckpt.exists() else 'training'} {cfg.backbone}-{cfg.loss}, "
                     f"{cfg.bits} bits, on {split.name} (train {len(split.train)}, query "
                     f"{len(split.query)}, database {len(split.database)}), {precision} -> {out}")
         try:
-            write_json(out / FILES["config"], asdict(cfg))
-            if split.indices and not (out / FILES["split"]).exists():
-                atomic_write(out / FILES["split"], split.save_indices)
-            history = fit(model, loss, split, epochs=cfg.epochs, lr=cfg.lr,
-                          batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
-                          device=device, eval_every=cfg.eval_every,
-                          topk=cfg.topk or split.topk, ckpt=ckpt, seed=cfg.seed, progress=progress,
-                          precision=precision, compile=cfg.compile)
+            write_start(out, cfg, split)
+            history = fit(model, loss, split, epochs=cfg.epochs, lr=cfg.lr, ckpt=ckpt,
+                          seed=cfg.seed, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
+                          device=device, eval_every=cfg.eval_every, topk=cfg.topk or split.topk,
+                          progress=progress, precision=precision, compile=cfg.compile)
         except BaseException:
             if not ckpt.exists(): settle_aside(out, keep_new=False)   # no checkpoint: old run back
             raise
-        save_weights(model, out / FILES["weights"])
-        metrics = run_metrics(model, split, cfg.topk, device, precision) | best_and_last(history)
-        write_json(out / FILES["history"], history); write_json(out / FILES["metrics"], metrics)
-        fig = plot_history(history, f"{cfg.backbone}-{cfg.loss}, {cfg.bits} bits, {split.name}")
-        save_figure(fig, out / FILES["plot"]); plt.close(fig)
+        metrics = save_results(model, split, history, cfg, out, device, precision)
         settle_aside(out, keep_new=True)                          # the new run is complete
     return Run(out, cfg, model.eval(), split, history, metrics)
 
