@@ -15,10 +15,17 @@ carved from the training set, the 400 as the database) and scored there every 10
 The recipe of an objective (`vts_nb.reproduce.choose_recipes`): that trial and its earliest evaluated epoch within
 0.01 of its best validation mAP. Every finished trial is one line of the log; a killed sweep resumes
 where it stopped (runs resume from their checkpoints, logged trials are skipped).
+
+    python tools/sweep_recipes.py --seeds transhash     # the seeded extension (vts_nb.reproduce.SEED_SPACE)
+
+runs each rate of `SEED_SPACE[loss]` with every seed of the table (each seed its own split and validation split) into
+runs/recipe_sweep_seeds, copies the log to docs/digits_recipes/<loss>_seeds.jsonl and prints the recipe that
+`choose_over_seeds` reads from it (the best mean over the seeds).
 """
 import argparse, json, shutil, sys, time
 from pathlib import Path
-from vts_nb.reproduce import read_log, run_grid, cpu_slots, LOG, sweep_next, choose_recipes, recipes_markdown
+from vts_nb.reproduce import (read_log, run_grid, cpu_slots, LOG, sweep_next, choose_recipes, recipes_markdown,
+                              SEED_SPACE, seed_trials, choose_over_seeds)
 
 
 def main(argv=None):
@@ -27,9 +34,19 @@ def main(argv=None):
     p.add_argument("--log", default="docs/digits_recipes/sweep.jsonl",
                    help="copy of the trial log to commit; recipes.md (the chosen recipes) goes beside it")
     p.add_argument("--workers", type=int, default=2, help="trials at once, one CPU thread each [2]")
+    p.add_argument("--seeds", metavar="LOSS", choices=sorted(SEED_SPACE),
+                   help="run LOSS's seeded extension instead (runs/recipe_sweep_seeds, <log folder>/LOSS_seeds.jsonl)")
     args = p.parse_args(argv)
     out, t0 = Path(args.out), time.time()
     slots = cpu_slots(args.workers)
+    if args.seeds:
+        out, log = Path("runs/recipe_sweep_seeds"), Path(args.log).parent / f"{args.seeds}_seeds.jsonl"
+        run_grid(seed_trials(args.seeds), out, slots=slots, log=lambda line: print(line, flush=True))
+        log.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / LOG, log)
+        print(json.dumps(choose_over_seeds(read_log(log), args.seeds)))
+        print(f"{len(read_log(log))} seeded trials in {log}; this call took {time.time() - t0:.0f} s")
+        return
     while configs := sweep_next(read_log(out / LOG)):            # each objective's next rung, until all are done
         run_grid(configs, out, slots=slots, log=lambda line: print(line, flush=True))
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)

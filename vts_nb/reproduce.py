@@ -4,11 +4,12 @@
 
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'PAPER_BACKBONES', 'PAPER_LOSSES', 'PAPER_BITS', 'GRID_LOSSES', 'FLAGS', 'NONE_WORDS', 'NAMES', 'DASH',
-           'LOG', 'TABLE_MD', 'TABLE_CSV', 'ROOT', 'MAIN', 'SWEEP_SPACE', 'paper_table1', 'cell_name', 'default_recipe',
-           'grid_configs', 'parse_list', 'record_key', 'read_log', 'append_log', 'split_hash', 'versions', 'gpu_name',
-           'cell_record', 'train_args', 'grid_commands', 'table1_rows', 'table1_markdown', 'write_tables', 'gpu_slots',
-           'cpu_slots', 'run_grid', 'sweep_config', 'trial_name', 'sweep_scores', 'rung_size', 'sweep_walk',
-           'sweep_next', 'choose_recipes', 'recipes_markdown']
+           'LOG', 'TABLE_MD', 'TABLE_CSV', 'ROOT', 'MAIN', 'SWEEP_SPACE', 'SEED_SPACE', 'paper_table1', 'cell_name',
+           'default_recipe', 'grid_configs', 'parse_list', 'record_key', 'read_log', 'append_log', 'split_hash',
+           'versions', 'gpu_name', 'cell_record', 'train_args', 'grid_commands', 'table1_rows', 'table1_markdown',
+           'write_tables', 'gpu_slots', 'cpu_slots', 'run_grid', 'sweep_config', 'trial_name', 'sweep_scores',
+           'rung_size', 'sweep_walk', 'sweep_next', 'choose_recipes', 'recipes_markdown', 'seed_trials',
+           'choose_over_seeds', 'recipe_story']
 
 # %% ../nbs/a7_reproduce.ipynb #89ec9539
 import hashlib, json, os, shlex, statistics, subprocess, sys, time
@@ -16,7 +17,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 import vts_nb
 from .config import (BACKBONES, DATASETS, LOCATIONS, EXECUTION, FILES, RunConfig,
-                           recipe_config, check_config, read_config)
+                           recipe_config, check_config, read_config, OBJECTIVE_RECIPES)
 from .files import RunLock, atomic_write
 
 # %% ../nbs/a7_reproduce.ipynb #10b7ca9a
@@ -361,88 +362,166 @@ def run_grid(configs: dict[str, RunConfig], out, limit: int | None = None, devic
 
 # %% ../nbs/a7_reproduce.ipynb #7ec1pe02
 SWEEP_SPACE = dict(
-    lr=(3e-4, 1e-3, 3e-3),                                       # Adam learning rates, for every objective
-    options=dict(dsh=("alpha", (0.1, 0.01)),                     # quantization weight: VTS's, the DSH paper's
-                 hashnet=("alpha", (0.1, 0.5)),                  # theta = alpha <h_i, h_j>
-                 greedyhash=("alpha", (0.1, 1.0)),               # cubic penalty weight: VTS's, upstream ImageNet's
-                 idhn=("pairs", ("bank", "batch")),              # against the bank (VTS) or in-batch (the authors)
-                 csq=("lam", (1e-4, 1e-2)),                      # quantization weight
-                 dpn=("margin", (1.0, 0.5)),                     # polarization margin
-                 transhash=("gamma_per_bit", (0.25, 0.5))),      # Cauchy scale per bit
-    rungs=((10, (32,), 2), (30, (32,), 1), (60, (32,))),         # (epochs, bits, how many go on) per rung
-    longest=120,                                                 # then doubling the epochs while still rising
-    tolerance=0.01,                                              # an epoch this close to the best mAP counts as it
+    lr=(3e-4, 1e-3, 3e-3),                         # Adam learning rates, for every objective
+    options=dict(dsh=("alpha", (0.1, 0.01)),       # quantization weight: VTS's, the DSH paper's
+                 hashnet=("alpha", (0.1, 0.5)),    # theta = alpha <h_i, h_j>
+                 greedyhash=("alpha", (0.1, 1.0)),   # cubic penalty: VTS's, upstream ImageNet's
+                 idhn=("pairs", ("bank", "batch")),  # against the bank (VTS) or in-batch
+                 csq=("lam", (1e-4, 1e-2)),        # quantization weight
+                 dpn=("margin", (1.0, 0.5)),       # polarization margin
+                 transhash=("gamma_per_bit", (0.25, 0.5))),   # Cauchy scale per bit
+    rungs=((10, (32,), 2), (30, (32,), 1), (60, (32,))),   # (epochs, bits, how many go on)
+    longest=120,                                   # then doubling the epochs while still rising
+    tolerance=0.01,                                # an epoch this close to the best counts as it
     dataset="digits:val", eval_every=10, seed=0)
 
-def sweep_config(loss: str, lr: float, value, bits: int, epochs: int, space: dict = SWEEP_SPACE) -> RunConfig:
-    "The checked `RunConfig` of one sweep trial: the objective's swept option at `value`, on the validation split."
+def sweep_config(loss: str, lr: float, value, bits: int, epochs: int,
+                 space: dict = SWEEP_SPACE) -> RunConfig:
+    "The checked `RunConfig` of one trial: the objective's option at `value`, on `digits:val`."
     option = space["options"][loss][0]
-    return check_config(recipe_config("short", loss=loss, bits=bits, lr=lr, epochs=epochs, options={option: value},
-                                      eval_every=space["eval_every"], dataset=space["dataset"], seed=space["seed"]))
+    return check_config(recipe_config("short", loss=loss, bits=bits, lr=lr, epochs=epochs,
+                                      options={option: value}, eval_every=space["eval_every"],
+                                      dataset=space["dataset"], seed=space["seed"]))
 
 def trial_name(cfg: RunConfig) -> str:
     "A sweep trial's folder: '<loss>-<bits>-lr<lr>-<option><value>'."
-    return f"{cfg.loss}-{cfg.bits}-lr{cfg.lr:g}-" + "-".join(f"{k}{v}" for k, v in cfg.options.items())
+    options = "-".join(f"{k}{v}" for k, v in cfg.options.items())
+    return f"{cfg.loss}-{cfg.bits}-lr{cfg.lr:g}-{options}"
 
 def sweep_scores(records: list[dict], space: dict = SWEEP_SPACE) -> dict:
-    "{(loss, lr, value, bits): {epoch: validation mAP}} from the sweep's log (a continued trial's records merge)."
+    "{(loss, lr, value, bits): {epoch: validation mAP}} from the log (continued trials merge)."
     scores = {}
     for r in records:
         c = r["config"]
         if c["dataset"] != space["dataset"] or c["loss"] not in space["options"]: continue
         value = c["options"].get(space["options"][c["loss"]][0])
-        scores.setdefault((c["loss"], c["lr"], value, c["bits"]), {}).update({e: m for e, m in r["evaluations"]})
+        key = (c["loss"], c["lr"], value, c["bits"])
+        scores.setdefault(key, {}).update(dict(r["evaluations"]))
     return scores
 
 def rung_size(rung: int, space: dict = SWEEP_SPACE) -> tuple[int, tuple]:
-    "(epochs, bits) of rung 1, 2, …: the listed rungs, then the last one with its epochs doubled each time."
+    "(epochs, bits) of rung 1, 2, …: the listed rungs, then the last with its epochs doubled."
     n = len(space["rungs"])
     epochs, bits = space["rungs"][min(rung, n) - 1][:2]
     return epochs * 2 ** max(rung - n, 0), bits
 
 def sweep_walk(loss: str, scores: dict, space: dict = SWEEP_SPACE) -> tuple:
-    """Follow `loss` through the rungs in `scores`: (rung to run next or None when done, its trials (lr, value) best
-    first, {trial: (epoch, mean validation mAP over the rung's bits)} of the last finished rung, where the epoch is the
-    earliest evaluation within `tolerance` of the trial's best)."""
+    """Follow `loss` through the rungs in `scores`: (rung to run next or None when done, its trials
+    (lr, value) best first, {trial: (epoch, mean validation mAP over the rung's bits)} of the last
+    finished rung, where the epoch is the earliest evaluation within `tolerance` of the best)."""
     trials, best, rung = [(lr, v) for lr in space["lr"] for v in space["options"][loss][1]], {}, 1
     while True:
         epochs, bits = rung_size(rung, space)
         per = {t: [scores.get((loss, *t, b), {}) for b in bits] for t in trials}
         if not all(epochs in p for ps in per.values() for p in ps): return rung, trials, best
-        curve = {t: {e: sum(p[e] for p in ps) / len(ps) for e in ps[0] if e <= epochs} for t, ps in per.items()}
+        curve = {t: {e: sum(p[e] for p in ps) / len(ps) for e in ps[0] if e <= epochs}
+                 for t, ps in per.items()}
         top = {t: max(c.values()) for t, c in curve.items()}
-        best = {t: min((e, m) for e, m in c.items() if m >= top[t] - space["tolerance"]) for t, c in curve.items()}
+        best = {t: min((e, m) for e, m in c.items() if m >= top[t] - space["tolerance"])
+                for t, c in curve.items()}
         trials = sorted(trials, key=lambda t: -top[t])           # ranked by their best mAP
         if rung < len(space["rungs"]): trials = trials[:space["rungs"][rung - 1][2]]
-        elif best[trials[0]][0] < epochs or 2 * epochs > space["longest"]: return None, trials, best
-        else: trials = trials[:1]                              # still rising (by more than the tolerance): go on
+        elif best[trials[0]][0] < epochs or 2 * epochs > space["longest"]:
+            return None, trials, best
+        else: trials = trials[:1]              # still rising (by more than the tolerance): go on
         rung += 1
 
 def sweep_next(records: list[dict], space: dict = SWEEP_SPACE) -> dict[str, RunConfig]:
-    "The trials to run next, {folder name: RunConfig}: each objective's current rung (nothing when the sweep is done)."
+    "The trials to run next, {folder: RunConfig}: each objective's current rung (none when done)."
     scores, out = sweep_scores(records, space), {}
     for loss in space["options"]:
         rung, trials, _ = sweep_walk(loss, scores, space)
         if rung is None: continue
         epochs, bits = rung_size(rung, space)
         for t in trials:
-            for b in bits: cfg = sweep_config(loss, *t, b, epochs, space); out[trial_name(cfg)] = cfg
+            for b in bits:
+                cfg = sweep_config(loss, *t, b, epochs, space); out[trial_name(cfg)] = cfg
     return out
 
 def choose_recipes(records: list[dict], space: dict = SWEEP_SPACE) -> dict[str, dict]:
-    "Per objective: the trial and evaluated epoch of the sweep's last rung with the best mean validation mAP over its bits."
+    "Per objective: the last rung's best trial and epoch (mean validation mAP over its bits)."
     scores, recipes = sweep_scores(records, space), {}
     for loss, (option, _) in space["options"].items():
         rung, trials, best = sweep_walk(loss, scores, space)
-        if rung is not None: raise ValueError(f"The sweep has not finished {loss} (rung {rung} to run); run "
-                                              "tools/sweep_recipes.py again: it continues where it stopped.")
+        if rung is not None:
+            raise ValueError(f"The sweep has not finished {loss} (rung {rung} to run); run tools/"
+                             "sweep_recipes.py again: it continues where it stopped.")
         (lr, value), (epochs, val) = trials[0], best[trials[0]]
         recipes[loss] = dict(lr=lr, epochs=epochs, options={option: value}, val_mAP=round(val, 4))
     return recipes
 
 def recipes_markdown(recipes: dict[str, dict]) -> str:
-    "The chosen recipes as a markdown table: objective, Adam rate, epochs, the swept option, validation mAP (32 bits)."
-    rows = ["| objective | Adam lr | epochs | option | validation mAP at 32 bits (%) |", "|---|---:|---:|---|---:|"]
-    rows += [f"| {NAMES.get(l, l)} | {r['lr']:g} | {r['epochs']} | {', '.join(f'{k}={v}' for k, v in r['options'].items())}"
-             f" | {100 * r['val_mAP']:.1f} |" for l, r in recipes.items()]
+    "The recipes as a markdown table: objective, Adam rate, epochs, option, validation mAP."
+    rows = ["| objective | Adam lr | epochs | option | validation mAP at 32 bits (%) |",
+            "|---|---:|---:|---|---:|"]
+    for l, r in recipes.items():
+        options = ", ".join(f"{k}={v}" for k, v in r["options"].items())
+        rows.append(f"| {NAMES.get(l, l)} | {r['lr']:g} | {r['epochs']} | {options} | "
+                    f"{100 * r['val_mAP']:.1f} |")
     return "\n".join(rows) + "\n"
+
+# %% ../nbs/a7_reproduce.ipynb #7ec1pe11
+SEED_SPACE = dict(transhash=dict(lr=(1e-3, 5e-4), value=0.25, bits=32, epochs=120,
+                                 seeds=(0, 1, 2)))   # the option's value: the sweep's choice
+
+def seed_trials(loss: str, space: dict = SEED_SPACE) -> dict[str, RunConfig]:
+    "`loss`'s seeded extension: each rate x seed on the validation split, {folder: RunConfig}."
+    s = space[loss]
+    cfgs = [replace(sweep_config(loss, lr, s["value"], s["bits"], s["epochs"]), seed=seed)
+            for lr in s["lr"] for seed in s["seeds"]]
+    return {f"{trial_name(c)}-s{c.seed}": check_config(c) for c in cfgs}
+
+def choose_over_seeds(records: list[dict], loss: str, space: dict = SEED_SPACE,
+                      tolerance: float = SWEEP_SPACE["tolerance"]) -> dict:
+    """`loss`'s recipe from its seeded trials: the rate with the best mean validation mAP over the
+    seeds, at its earliest evaluated epoch within `tolerance` of that best; and each seed's mAP."""
+    s, curves = space[loss], {}
+    for r in records:
+        c = r["config"]
+        if c["loss"] == loss and c["dataset"] == SWEEP_SPACE["dataset"]:
+            curves.setdefault(c["lr"], {}).setdefault(c["seed"], {}).update(dict(r["evaluations"]))
+    if missing := [(lr, seed) for lr in s["lr"] for seed in s["seeds"]
+                   if s["epochs"] not in curves.get(lr, {}).get(seed, {})]:
+        raise ValueError(f"{len(missing)} seeded trials of {loss} are not finished (rate, seed: "
+                         f"{missing}); run tools/sweep_recipes.py --seeds {loss} again.")
+    mean = {lr: {e: statistics.mean(curves[lr][seed][e] for seed in s["seeds"])
+                 for e in curves[lr][s["seeds"][0]]} for lr in s["lr"]}
+    lr = max(s["lr"], key=lambda lr: max(mean[lr].values()))
+    epoch = min(e for e, m in mean[lr].items() if m >= max(mean[lr].values()) - tolerance)
+    option = SWEEP_SPACE["options"][loss][0]
+    return dict(lr=lr, epochs=epoch, options={option: s["value"]},
+                val_mAP=round(mean[lr][epoch], 4),
+                per_seed=[round(curves[lr][seed][epoch], 4) for seed in s["seeds"]])
+
+# %% ../nbs/a7_reproduce.ipynb #7ec1pe12
+def recipe_story(loss: str, docs="../docs") -> str:
+    "What a loss lesson prints about `loss` on digits: its trials, its recipe, both tables' rows."
+    docs, r = Path(docs), OBJECTIVE_RECIPES["digits"][loss]
+    if not (docs / "digits_recipes").exists():
+        return f"{docs}/ is not in this copy (a Colab runtime): the logs are in the repository."
+    option = SWEEP_SPACE["options"][loss][0]
+    fmt = lambda curve: " ".join(f"{m:.3f}" for _, m in sorted(curve.items()))
+    lines = [f"{NAMES[loss]} in the sweep (validation mAP every 10 epochs; "
+             f"{SWEEP_SPACE['dataset']}, 32 bits, seed 0):"]
+    scores = sweep_scores(read_log(docs / "digits_recipes" / "sweep.jsonl"))
+    lines += [f"  lr {lr:g}, {option}={v}: {fmt(c)}"
+              for (l, lr, v, _), c in scores.items() if l == loss]
+    if (seeded := docs / "digits_recipes" / f"{loss}_seeds.jsonl").exists():
+        curves = {}
+        for t in read_log(seeded):
+            c = curves.setdefault(t["config"]["lr"], {})
+            for e, m in t["evaluations"]: c.setdefault(e, []).append(m)
+        seeds = ", ".join(map(str, SEED_SPACE[loss]["seeds"]))
+        mean = lambda c: {e: statistics.mean(ms) for e, ms in c.items()}
+        lines += [f"  lr {lr:g}, mean of seeds {seeds}: {fmt(mean(c))}"
+                  for lr, c in curves.items()]
+    lines.append(f"the digits recipe: Adam lr {r['lr']:g}, {r['epochs']} epochs, "
+                 + ", ".join(f"{k}={v}" for k, v in r["options"].items()))
+    for name, what in (("digits_grid", "one recipe for all, best of 3 evaluations, seed 0"),
+                       ("digits_recipes", "its own recipe, at the end, mean ± sd over 3 seeds")):
+        rows = table1_rows(read_log(docs / name / LOG))
+        row = next(t for t in rows if t["objective"] == NAMES[loss])
+        sd = lambda b: f" ± {row[b + ' sd']:.1f}" if row.get(b + " sd") is not None else ""
+        cols = [f"{n}b" for n in PAPER_BITS]
+        lines.append(f"mAP (%), {what}: " + "  ".join(f"{b} {row[b]:.1f}{sd(b)}" for b in cols))
+    return "\n".join(lines)
