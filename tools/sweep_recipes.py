@@ -20,12 +20,13 @@ where it stopped (runs resume from their checkpoints, logged trials are skipped)
 
 runs each rate of `SEED_SPACE[loss]` with every seed of the table (each seed its own split and validation split) into
 runs/recipe_sweep_seeds, copies the log to docs/digits_recipes/<loss>_seeds.jsonl and prints the recipe that
-`choose_over_seeds` reads from it (the best mean over the seeds).
+`choose_over_seeds` reads from it (the best mean over the seeds). Either way recipes.md is rewritten from the logs
+(`logged_recipes`: the sweep's recipes, a seeded extension's in its objective's place).
 """
 import argparse, json, shutil, sys, time
 from pathlib import Path
-from vts_nb.reproduce import (read_log, run_grid, cpu_slots, LOG, sweep_next, choose_recipes, recipes_markdown,
-                              SEED_SPACE, seed_trials, choose_over_seeds)
+from vts_nb.reproduce import (read_log, run_grid, cpu_slots, LOG, sweep_next, recipes_markdown,
+                              SEED_SPACE, seed_trials, logged_recipes)
 
 
 def main(argv=None):
@@ -44,17 +45,16 @@ def main(argv=None):
         run_grid(seed_trials(args.seeds), out, slots=slots, log=lambda line: print(line, flush=True))
         log.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out / LOG, log)
-        print(json.dumps(choose_over_seeds(read_log(log), args.seeds)))
-        print(f"{len(read_log(log))} seeded trials in {log}; this call took {time.time() - t0:.0f} s")
-        return
-    while configs := sweep_next(read_log(out / LOG)):            # each objective's next rung, until all are done
-        run_grid(configs, out, slots=slots, log=lambda line: print(line, flush=True))
-    Path(args.log).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(out / LOG, args.log)
-    recipes = choose_recipes(read_log(args.log))
-    (Path(args.log).parent / "recipes.md").write_text(recipes_markdown(recipes))
+    else:
+        while configs := sweep_next(read_log(out / LOG)):        # each objective's next rung, until all are done
+            run_grid(configs, out, slots=slots, log=lambda line: print(line, flush=True))
+        log = Path(args.log)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / LOG, log)
+    recipes = logged_recipes(log.parent)
+    (log.parent / "recipes.md").write_text(recipes_markdown(recipes))
     print(json.dumps(recipes, indent=1))
-    print(f"sweep: {len(read_log(args.log))} trials in the log; this call took {time.time() - t0:.0f} s")
+    print(f"{len(read_log(log))} trials in {log}; this call took {time.time() - t0:.0f} s")
 
 
 if __name__ == "__main__": sys.exit(main())

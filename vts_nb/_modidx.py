@@ -372,6 +372,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'vts_nb.reproduce.gpu_slots': ('a7_reproduce.html#gpu_slots', 'vts_nb/reproduce.py'),
                                   'vts_nb.reproduce.grid_commands': ('a7_reproduce.html#grid_commands', 'vts_nb/reproduce.py'),
                                   'vts_nb.reproduce.grid_configs': ('a7_reproduce.html#grid_configs', 'vts_nb/reproduce.py'),
+                                  'vts_nb.reproduce.logged_recipes': ('a7_reproduce.html#logged_recipes', 'vts_nb/reproduce.py'),
                                   'vts_nb.reproduce.paper_table1': ('a7_reproduce.html#paper_table1', 'vts_nb/reproduce.py'),
                                   'vts_nb.reproduce.parse_list': ('a7_reproduce.html#parse_list', 'vts_nb/reproduce.py'),
                                   'vts_nb.reproduce.read_log': ('a7_reproduce.html#read_log', 'vts_nb/reproduce.py'),

@@ -9,7 +9,7 @@ __all__ = ['PAPER_TABLE1', 'PAPER_BACKBONES', 'PAPER_LOSSES', 'PAPER_BITS', 'GRI
            'versions', 'gpu_name', 'cell_record', 'train_args', 'grid_commands', 'table1_rows', 'table1_markdown',
            'write_tables', 'gpu_slots', 'cpu_slots', 'run_grid', 'sweep_config', 'trial_name', 'sweep_scores',
            'rung_size', 'sweep_walk', 'sweep_next', 'choose_recipes', 'recipes_markdown', 'seed_trials',
-           'choose_over_seeds', 'recipe_story']
+           'choose_over_seeds', 'logged_recipes', 'recipe_story']
 
 # %% ../nbs/a7_reproduce.ipynb #89ec9539
 import hashlib, json, os, shlex, statistics, subprocess, sys, time
@@ -456,8 +456,9 @@ def recipes_markdown(recipes: dict[str, dict]) -> str:
             "|---|---:|---:|---|---:|"]
     for l, r in recipes.items():
         options = ", ".join(f"{k}={v}" for k, v in r["options"].items())
+        seeds = f" (mean of {len(r['per_seed'])} seeds)" if "per_seed" in r else ""
         rows.append(f"| {NAMES.get(l, l)} | {r['lr']:g} | {r['epochs']} | {options} | "
-                    f"{100 * r['val_mAP']:.1f} |")
+                    f"{100 * r['val_mAP']:.1f}{seeds} |")
     return "\n".join(rows) + "\n"
 
 # %% ../nbs/a7_reproduce.ipynb #7ec1pe11
@@ -492,6 +493,14 @@ def choose_over_seeds(records: list[dict], loss: str, space: dict = SEED_SPACE,
     return dict(lr=lr, epochs=epoch, options={option: s["value"]},
                 val_mAP=round(mean[lr][epoch], 4),
                 per_seed=[round(curves[lr][seed][epoch], 4) for seed in s["seeds"]])
+
+def logged_recipes(folder) -> dict[str, dict]:
+    "The recipes in `folder`'s logs: the sweep's (sweep.jsonl), each seeded extension's in its place."
+    folder, recipes = Path(folder), choose_recipes(read_log(Path(folder) / "sweep.jsonl"))
+    for loss in SEED_SPACE:
+        if (log := folder / f"{loss}_seeds.jsonl").exists():
+            recipes[loss] = choose_over_seeds(read_log(log), loss)
+    return recipes
 
 # %% ../nbs/a7_reproduce.ipynb #7ec1pe12
 def recipe_story(loss: str, docs="../docs") -> str:
