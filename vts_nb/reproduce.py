@@ -495,7 +495,7 @@ def choose_over_seeds(records: list[dict], loss: str, space: dict = SEED_SPACE,
                 per_seed=[round(curves[lr][seed][epoch], 4) for seed in s["seeds"]])
 
 def logged_recipes(folder) -> dict[str, dict]:
-    "The recipes in `folder`'s logs: the sweep's (sweep.jsonl), each seeded extension's in its place."
+    "The recipes in `folder`'s logs: the sweep's (sweep.jsonl), a seeded extension's in its place."
     folder, recipes = Path(folder), choose_recipes(read_log(Path(folder) / "sweep.jsonl"))
     for loss in SEED_SPACE:
         if (log := folder / f"{loss}_seeds.jsonl").exists():
