@@ -184,7 +184,7 @@ DATASETS = {"digits": DatasetInfo(10, "digits", 1797, _sizes(200, 500, 1097)),
             "cifar10@All": DatasetInfo(10, "cifar10@All", 60000, _sizes(1000, 5000, 59000)),
             "imagenet100": DatasetInfo(100, topk=1000), "nuswide21": DatasetInfo(21, topk=5000),
             "coco": DatasetInfo(80, topk=5000)}
-VALIDATION = ":val"     # a seeded dataset's name + this: its validation split (lesson 03's validation_split)
+VALIDATION = ":val"     # a seeded dataset's name + this: its validation split (a2's validation_split)
 DATASETS |= {name + VALIDATION: DatasetInfo(d.classes, d.split_name + VALIDATION, d.pool,
                                             _sizes(10 * d.classes, d.sizes["train"] - 10 * d.classes,
                                                    d.sizes["train"] - 10 * d.classes))

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['NORMS', 'norm_stats', 'match_channels', 'resize', 'ResizeNormalize', 'denormalize', 'TensorImageDataset',
-           'shares_label', 'class_split', 'RetrievalSplit', 'digits_split', 'validation_split']
+           'shares_label', 'class_split', 'RetrievalSplit', 'digits_split']
 
 # %% ../nbs/03_digits.ipynb #aa055382
 import copy
@@ -181,22 +181,3 @@ def digits_split(img_size: int = 32, in_chans: int = 3, seed: int = 0, n_query: 
     name = "digits@All" if database_includes_train else "digits"
     return RetrievalSplit(sets["train"], sets["query"], sets["database"], 10, name, ind, None,
                           seed if indices is None else saved_seed(indices), norm)
-
-# %% ../nbs/03_digits.ipynb #5e1a7c02
-def validation_split(split: RetrievalSplit, n_query: int = 10) -> RetrievalSplit:
-    "`n_query` training images per class become the queries; the other training images train and are the database."
-    train = split.train
-    if not isinstance(train, TensorImageDataset) or not split.indices:
-        raise ValueError(f"validation_split needs an in-memory split with indices (digits, cifar10), "
-                         f"not {split.name}.")
-    if (train.labels.sum(1) != 1).any():
-        raise ValueError(f"validation_split needs single-label training data; {split.name} has multi-label rows.")
-    targets = train.labels.argmax(1).numpy()
-    part = class_split(targets, n_query, 0, split.seed or 0, database_includes_train=True,
-                       num_classes=split.num_classes)              # positions in the training set
-    val, rest = part["query"], part["database"]                   # n_query per class / the others
-    subset = lambda i: TensorImageDataset(train.images[i], train.labels[i], train.transform)
-    keep, src = subset(rest), np.asarray(split.indices["train"])   # src: training set -> source pool
-    ind = dict(query=src[val], train=src[rest], database=src[rest])
-    return RetrievalSplit(keep, subset(val), keep, split.num_classes, f"{split.name}:val", ind, split.topk,
-                          split.seed, split.norm)

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['CIFAR10_FILES', 'LIST_DATASETS', 'SEEDED', 'SPLITS', 'read_cifar10', 'download_cifar10', 'cifar10_split',
-           'read_image', 'check_images', 'parse_list', 'list_transform', 'ListDataset', 'list_split', 'retrieval_split']
+           'read_image', 'check_images', 'parse_list', 'list_transform', 'ListDataset', 'list_split',
+           'validation_split', 'retrieval_split']
 
 # %% ../nbs/a2_datasets.ipynb #ed4155d7
 import os
@@ -20,7 +21,7 @@ from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 from .patch import image_hw
 from .data import (RetrievalSplit, TensorImageDataset, ResizeNormalize, class_split,
-                         norm_stats, digits_split, validation_split)
+                         norm_stats, digits_split)
 from .split_files import check_indices, saved_seed, load_indices
 from .config import IMAGE_MODES, WIDE_MODES, VALIDATION, printable
 from .files import special_kind
@@ -205,6 +206,26 @@ def list_split(name: str, list_dir, image_root=None, img_size: int = 224, norm: 
     sets = {role: ListDataset(f, transform=list_transform(role == "train", img_size, norm), **kw) for role, f in files.items()}
     return RetrievalSplit(sets["train"], sets["query"], sets["database"], info["num_classes"], name, {}, info["topk"],
                           None, norm)
+
+# %% ../nbs/a2_datasets.ipynb #5e1a7c02
+def validation_split(split: RetrievalSplit, n_query: int = 10) -> RetrievalSplit:
+    "`n_query` training images per class become the queries; the others train and are searched."
+    train = split.train
+    if not isinstance(train, TensorImageDataset) or not split.indices:
+        raise ValueError(f"validation_split needs an in-memory split with indices (digits, "
+                         f"cifar10), not {split.name}.")
+    if (train.labels.sum(1) != 1).any():
+        raise ValueError(f"validation_split needs single-label training data; {split.name} has "
+                         "multi-label rows.")
+    targets = train.labels.argmax(1).numpy()
+    part = class_split(targets, n_query, 0, split.seed or 0, database_includes_train=True,
+                       num_classes=split.num_classes)              # positions in the training set
+    val, rest = part["query"], part["database"]                   # n_query per class / the others
+    subset = lambda i: TensorImageDataset(train.images[i], train.labels[i], train.transform)
+    keep, src = subset(rest), np.asarray(split.indices["train"])   # src: training set -> pool
+    ind = dict(query=src[val], train=src[rest], database=src[rest])
+    return RetrievalSplit(keep, subset(val), keep, split.num_classes, f"{split.name}:val", ind,
+                          split.topk, split.seed, split.norm)
 
 # %% ../nbs/a2_datasets.ipynb #03beb50a
 SEEDED = ("digits", "digits@All", "cifar10", "cifar10@All")      # splits drawn with a seed by class_split
