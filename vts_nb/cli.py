@@ -11,8 +11,8 @@ __all__ = ['IMAGE_SUFFIXES', 'COMMANDS', 'Parser', 'one_line', 'recipe_help', 'a
 import argparse, json, os, sys
 from dataclasses import fields
 from pathlib import Path
-from .config import (BOUNDS, EVAL_FILES, FILES, NONE_MEANS, RECIPES, Range, RunConfig,
-                           check_batch_size, check_config, check_data_files, check_device_name,
+from .config import (BOUNDS, EVAL_FILES, FILES, NONE_MEANS, OBJECTIVE_RECIPES, RECIPES, Range,
+                           RunConfig, check_batch_size, check_config, check_data_files, check_device_name,
                            check_image_file, check_out, check_precision_device, check_run,
                            check_run_folder, printable, read_config, read_index_header,
                            recipe_config, saved_run)
@@ -54,7 +54,11 @@ def recipe_help() -> str:
         decay = f", weight decay {num(r['weight_decay'])}" if r["weight_decay"] else ""
         ev = f"evaluate every {r['eval_every']}" if r["eval_every"] else "evaluate at the end"
         return f"{r['epochs']} epochs, {lr}, batch {r['batch_size']}{decay}, {ev}"
-    recipes = "; ".join(f"{name} ({settings(r)})" for name, r in RECIPES.items())
+    def told(name: str, r: dict) -> str:                          # a recipe per objective: what it sets
+        if name not in OBJECTIVE_RECIPES: return f"{name} ({settings(r)})"
+        return (f"{name} (rate, epochs and an option per objective, chosen on {name}:val; batch "
+                f"{r['batch_size']}; the default of reproduce on {name})")
+    recipes = "; ".join(told(name, r) for name, r in RECIPES.items())
     return f"training settings: {recipes}; the options below override it [short]"
 
 def add_train_options(p: argparse.ArgumentParser):
@@ -144,6 +148,7 @@ def build_parser() -> Parser:
     for flag, kind in (("--epochs", int), ("--lr", float), ("--batch-size", int),
                        ("--seed", int), ("--ckpt-every", int)):
         r.add_argument(flag, type=kind, help="as in train, for every cell")
+    r.add_argument("--seeds", help="comma-separated seeds: one run per cell and seed, e.g. 0,1,2 [the --seed, 0]")
     r.add_argument("--eval-every", type=_int_or("end"), help="as in train")
     r.add_argument("--pretrained", action=argparse.BooleanOptionalAction, help="as in train")
     r.add_argument("--option", type=_option, action="append", metavar="NAME=VALUE",
@@ -151,6 +156,8 @@ def build_parser() -> Parser:
     r.add_argument("--limit", type=int, help="train at most N cells this time")
     r.add_argument("--gpus", help="comma-separated GPU indices: one `vts-nb train` subprocess "
                    "per GPU, cells run concurrently")
+    r.add_argument("--workers", type=int, help="N `vts-nb train` subprocesses on the CPU, one "
+                   "thread each (not with --gpus)")
     r.add_argument("--print-commands", action="store_true",
                    help="print one `vts-nb train` command per cell instead of running")
     r.add_argument("--device", help="cpu, cuda, … without --gpus [cuda if available]")
@@ -162,7 +169,8 @@ def config_from_args(args) -> RunConfig:
     "The `RunConfig` that `vts-nb train` options describe (the saved run's for options not given)."
     folder = saved_run(args.out)
     saved = not args.fresh and os.path.lexists(folder / FILES["config"])
-    cfg = read_config(folder) if saved else recipe_config(args.recipe or "short")
+    cfg = read_config(folder) if saved else recipe_config(args.recipe or "short",
+                                                           loss=args.loss or "csq")
     given = {f.name: getattr(args, f.name) for f in fields(RunConfig)
              if getattr(args, f.name, None) is not None}
     for name, word in (("eval_every", "end"), ("topk", "all"), ("norm", "none")):
@@ -326,8 +334,8 @@ def search(args):
 # %% ../nbs/a6_cli.ipynb #ac0f0c12
 def reproduce(args):
     "vts-nb reproduce: train (or continue) a grid of runs, log each finished one, print Table 1."
-    from vts_nb.reproduce import (grid_configs, grid_commands, gpu_slots, parse_list, run_grid,
-                                  TABLE_MD)
+    from vts_nb.reproduce import (grid_configs, grid_commands, gpu_slots, cpu_slots, parse_list,
+                                  run_grid, TABLE_MD)
     shared = ("dataset", "data_root", "image_root", "weights", "epochs", "lr", "batch_size",
               "seed", "eval_every", "pretrained", "ckpt_every")
     common = {k: getattr(args, k) for k in shared if getattr(args, k) is not None}
@@ -337,12 +345,15 @@ def reproduce(args):
     check_device_name(args.device)
     grid = (parse_list(args.backbones, "backbones"), parse_list(args.losses, "losses"),
             parse_list(args.bits, "bits", int))
-    configs = grid_configs(*grid, args.recipe or "short", **common)
+    seeds = parse_list(args.seeds, "seeds", int) if args.seeds else None
+    configs = grid_configs(*grid, args.recipe, seeds, **common)       # recipe None: the dataset's
     for cfg in configs.values(): check_batch_size(cfg, check_data_files(cfg))
     gpus = parse_list(args.gpus, "gpus", int) if args.gpus else None
+    if gpus and args.workers is not None: raise ValueError("--gpus and --workers: choose one.")
+    workers = None if args.workers is None else cpu_slots(args.workers)
     check_out(args.out)
     if args.print_commands: print("\n".join(grid_commands(configs, args.out))); return
-    slots = gpu_slots(gpus) if gpus else None                       # torch from here on
+    slots = gpu_slots(gpus) if gpus else workers                    # torch from here on
     device = None if slots else check_device(args.device)
     run_grid(configs, args.out, limit=args.limit, device=device, slots=slots,
              progress=not args.quiet, log=lambda line: print(line, flush=True))

@@ -4,17 +4,20 @@
 
 # %% auto #0
 __all__ = ['PAPER_TABLE1', 'PAPER_BACKBONES', 'PAPER_LOSSES', 'PAPER_BITS', 'GRID_LOSSES', 'FLAGS', 'NONE_WORDS', 'NAMES', 'DASH',
-           'LOG', 'TABLE_MD', 'TABLE_CSV', 'MAIN', 'paper_table1', 'cell_name', 'grid_configs', 'parse_list',
-           'record_key', 'read_log', 'append_log', 'split_hash', 'versions', 'gpu_name', 'cell_record', 'train_args',
-           'grid_commands', 'table1_rows', 'table1_markdown', 'write_tables', 'gpu_slots', 'run_grid']
+           'LOG', 'TABLE_MD', 'TABLE_CSV', 'ROOT', 'MAIN', 'SWEEP_SPACE', 'SEED_SPACE', 'paper_table1', 'cell_name',
+           'default_recipe', 'grid_configs', 'parse_list', 'record_key', 'read_log', 'append_log', 'split_hash',
+           'versions', 'gpu_name', 'cell_record', 'train_args', 'grid_commands', 'table1_rows', 'table1_markdown',
+           'write_tables', 'gpu_slots', 'cpu_slots', 'run_grid', 'sweep_config', 'trial_name', 'sweep_scores',
+           'rung_size', 'sweep_walk', 'sweep_next', 'choose_recipes', 'recipes_markdown', 'seed_trials',
+           'choose_over_seeds', 'logged_recipes', 'recipe_story']
 
 # %% ../nbs/a7_reproduce.ipynb #89ec9539
-import hashlib, json, os, shlex, subprocess, sys, time
+import hashlib, json, os, shlex, statistics, subprocess, sys, time
 from dataclasses import asdict, replace
 from pathlib import Path
 import vts_nb
 from .config import (BACKBONES, DATASETS, LOCATIONS, EXECUTION, FILES, RunConfig,
-                           recipe_config, check_config, read_config)
+                           recipe_config, check_config, read_config, OBJECTIVE_RECIPES)
 from .files import RunLock, atomic_write
 
 # %% ../nbs/a7_reproduce.ipynb #10b7ca9a
@@ -65,21 +68,28 @@ def paper_table1(text: str = PAPER_TABLE1) -> dict[tuple, float]:
 GRID_LOSSES = (*PAPER_LOSSES, "transhash")
 
 def cell_name(cfg: RunConfig) -> str:
-    "The folder of a grid cell: '<backbone>-<loss>-<bits>' (a timm backbone's ':' becomes '_')."
-    return f"{cfg.backbone.replace(':', '_')}-{cfg.loss}-{cfg.bits}"
+    "A grid cell's folder: '<backbone>-<loss>-<bits>', then '-s<seed>' unless seed 0 (timm's ':' -> '_')."
+    return f"{cfg.backbone.replace(':', '_')}-{cfg.loss}-{cfg.bits}" + (f"-s{cfg.seed}" if cfg.seed else "")
 
-def grid_configs(backbones=("vit_tiny",), losses=GRID_LOSSES, bits=PAPER_BITS,
-                 recipe: str = "short", **fields) -> dict[str, RunConfig]:
-    "One checked `RunConfig` per cell of backbones × losses × bits; TransHash only on our ViTs."
+def default_recipe(dataset: str = "digits") -> str:
+    "A grid's recipe unless told: 'digits' (per objective, chosen on digits:val) on digits, else 'short'."
+    return "digits" if dataset in ("digits", "digits@All") else "short"
+
+def grid_configs(backbones=("vit_tiny",), losses=GRID_LOSSES, bits=PAPER_BITS, recipe: str | None = None,
+                 seeds=None, **fields) -> dict[str, RunConfig]:
+    """One checked `RunConfig` per cell of backbones × losses × bits (× `seeds`); TransHash only on our ViTs.
+    `recipe=None`: the dataset's `default_recipe`; `seeds=None`: one seed, `fields`' seed or 0."""
+    if seeds is not None and "seed" in fields: raise ValueError("Give either seeds (a list) or seed (one), not both.")
+    recipe, seeds = recipe or default_recipe(fields.get("dataset", "digits")), seeds or [fields.pop("seed", 0)]
     for name, values in (("backbones", backbones), ("losses", losses), ("bits", bits)):
         if not values: raise ValueError(f"The grid needs at least one of {name}.")
     vit = lambda b: BACKBONES.get(b, (None,))[0] is not None
-    cells = [recipe_config(recipe, backbone=b, loss=l, bits=n, **fields)
-             for b in backbones for l in losses for n in bits
+    cells = [recipe_config(recipe, backbone=b, loss=l, bits=n, seed=s, **fields)
+             for b in backbones for l in losses for n in bits for s in seeds
              if not (l == "transhash" and not vit(b) and len(backbones) > 1)]
     configs = {cell_name(c): check_config(c) for c in cells}
     if len(configs) < len(cells):
-        raise ValueError("The grid repeats a cell; give each backbone, loss and bits once.")
+        raise ValueError("The grid repeats a cell; give each backbone, loss, bits and seed once.")
     return configs
 
 # %% ../nbs/a7_reproduce.ipynb #723f8838
@@ -170,7 +180,7 @@ NONE_WORDS = dict(eval_every="end", topk="all", norm="none")      # what `vts-nb
 
 def train_args(cfg: RunConfig, out) -> list[str]:
     "The `vts-nb train` arguments that reproduce `cfg` in folder `out` (fields at the recipe's defaults left out)."
-    base = recipe_config(cfg.recipe)
+    base = recipe_config(cfg.recipe, loss=cfg.loss)                     # its settings for this objective
     base = check_config(replace(base, pretrained=cfg.pretrained, backbone=cfg.backbone))   # the recipe's lr for it
     args = ["--loss", cfg.loss, "--bits", str(cfg.bits), "--recipe", cfg.recipe]
     for name, flag in FLAGS.items():
@@ -193,22 +203,24 @@ NAMES = dict(dsh="DSH", hashnet="HashNet", greedyhash="GreedyHash", idhn="IDHN",
 DASH = "—"
 
 def table1_rows(records: list[dict], paper: dict | None = None) -> list[dict]:
-    "Table 1's layout: one row per (dataset, backbone, objective), per bits ours (best mAP in %), the paper's and ours − paper."
+    """Table 1's layout: one row per (dataset, backbone, objective); per bits ours (best mAP in %, the mean over the seeds
+    run), the paper's and ours − paper; with several seeds also their standard deviation ('sd') and number ('seeds')."""
     paper = paper_table1() if paper is None else paper
     cells = {}
-    for r in records:                                            # the last record of a cell wins
-        c = r["config"]; cells[c["dataset"], c["backbone"], c["loss"], c["bits"]] = r
-    bits = sorted({k[3] for k in cells})
+    for r in records:                                            # the last record of a cell and seed wins
+        c = r["config"]; cells.setdefault((c["dataset"], c["backbone"], c["loss"], c["bits"]), {})[c["seed"]] = r
+    bits, seeded = sorted({k[3] for k in cells}), any(len(runs) > 1 for runs in cells.values())
     order = lambda k: (k[0], k[1], list(NAMES).index(k[2]) if k[2] in NAMES else len(NAMES), k[2])
     rows = []
     for ds, bb, loss in sorted({k[:3] for k in cells}, key=order):
         row = dict(dataset=ds, backbone=bb, objective=NAMES.get(loss, loss))
         for n in bits:
-            r = cells.get((ds, bb, loss, n))
-            ours = None if r is None else round(100 * r.get("best_mAP", r["mAP"]), 1)
+            maps = [100 * r.get("best_mAP", r["mAP"]) for r in cells.get((ds, bb, loss, n), {}).values()]
+            ours = round(sum(maps) / len(maps), 1) if maps else None
             theirs = paper.get((ds, bb, loss, n))
-            row |= {f"{n}b": ours, f"{n}b paper": theirs,
-                    f"{n}b diff": None if ours is None or theirs is None else round(ours - theirs, 1)}
+            row[f"{n}b"] = ours
+            if seeded: row |= {f"{n}b sd": round(statistics.stdev(maps), 1) if len(maps) > 1 else None, f"{n}b seeds": len(maps)}
+            row |= {f"{n}b paper": theirs, f"{n}b diff": None if ours is None or theirs is None else round(ours - theirs, 1)}
         rows.append(row)
     return rows
 
@@ -218,16 +230,21 @@ LOG, TABLE_MD, TABLE_CSV = "results.jsonl", "table1.md", "table1.csv"     # what
 def _fmt(v, sign=False): return DASH if v is None else (f"{v:+.1f}" if sign else f"{v:.1f}")
 
 def table1_markdown(rows: list[dict], records: list[dict]) -> str:
-    "Markdown: one block per dataset and backbone, rows = objectives, per bits: ours, the paper's, the difference."
+    "Markdown: one block per dataset and backbone, rows = objectives, per bits: ours (± sd over seeds), the paper's, the difference."
     topk = {r["config"]["dataset"]: r["topk"] for r in records}
+    how = "best evaluation" if any(len(r.get("evaluations", [])) > 1 for r in records) else "at the end of training"
     out = []
     for ds, bb in dict.fromkeys((r["dataset"], r["backbone"]) for r in rows):
         block = [r for r in rows if (r["dataset"], r["backbone"]) == (ds, bb)]
         bits = [k for k in block[0] if k.endswith("b")]
-        out += [f"### {bb} on {ds} (mAP@{topk.get(ds) or 'all'} in %, best evaluation; paper: VTS Table 1)", "",
+        sd = f"{bits[0]} sd" in block[0]
+        seeds = sorted({r["config"]["seed"] for r in records if (r["config"]["dataset"], r["config"]["backbone"]) == (ds, bb)})
+        ours = lambda r, b: _fmt(r[b]) + (f" ± {r[b + ' sd']:.1f}" if sd and r[b + " sd"] is not None else "")
+        out += [f"### {bb} on {ds} (mAP@{topk.get(ds) or 'all'} in %, {how}"
+                + (f"; mean ± sd over seeds {', '.join(map(str, seeds))}" if sd else "") + "; paper: VTS Table 1)", "",
                 "| objective | " + " | ".join(f"{b} | paper | Δ" for b in bits) + " |",
                 "|---|" + "---:|" * (3 * len(bits))]
-        out += ["| " + r["objective"] + " | " + " | ".join(f"{_fmt(r[b])} | {_fmt(r[b + ' paper'])} | "
+        out += ["| " + r["objective"] + " | " + " | ".join(f"{ours(r, b)} | {_fmt(r[b + ' paper'])} | "
                                                        f"{_fmt(r[b + ' diff'], sign=True)}" for b in bits) + " |" for r in block]
         out.append("")
     return "\n".join(out)
@@ -259,6 +276,12 @@ def gpu_slots(gpus) -> list[dict]:
     return [dict(env={"CUDA_VISIBLE_DEVICES": str(g)}, device="cuda",
                  gpu=torch.cuda.get_device_name(g)) for g in gpus]
 
+def cpu_slots(n: int) -> list[dict]:
+    "`n` worker slots on this machine's CPU, one thread each (OMP_NUM_THREADS=1): n runs at once."
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"--workers must be at least 1, got {n!r}.")
+    return [dict(env={"OMP_NUM_THREADS": "1"}, device="cpu", gpu="cpu") for _ in range(n)]
+
 # %% ../nbs/a7_reproduce.ipynb #46e38df9
 def _train_here(cfg, folder, device, progress, log):
     from vts_nb.run import train_run
@@ -268,13 +291,15 @@ def _train_here(cfg, folder, device, progress, log):
     except NonFiniteLoss as e: return f"{folder.name}: {e}"
     return cell_record(folder, time.time() - t0, device, gpu_name(device))
 
+ROOT = str(Path(vts_nb.__file__).resolve().parent.parent)        # the folder holding this very vts_nb
+
 def _child_env(extra: dict) -> dict:
     "This environment, the slot's variables, and this very vts_nb first on the child's path."
-    root = str(Path(vts_nb.__file__).resolve().parent.parent)
-    path = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
+    path = os.pathsep.join([ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
     return os.environ | {"PYTHONPATH": path} | extra
 
-MAIN = "import sys; from vts_nb.cli import main; sys.exit(main(sys.argv[1:]))"
+# `python -c` puts the working folder first on sys.path: put this vts_nb before it (another checkout there)
+MAIN = f"import sys; sys.path.insert(0, {ROOT!r}); from vts_nb.cli import main; sys.exit(main(sys.argv[1:]))"
 
 def _train_in_slots(todo, out, slots, log):
     "Run the cells of `todo` as `vts-nb train` subprocesses, one a slot; yields records or errors."
@@ -335,3 +360,178 @@ def run_grid(configs: dict[str, RunConfig], out, limit: int | None = None, devic
                          f"others are in {out / LOG}. Fix the cause and run the same command "
                          "again: finished cells are skipped.")
     return records
+
+# %% ../nbs/a7_reproduce.ipynb #7ec1pe02
+SWEEP_SPACE = dict(
+    lr=(3e-4, 1e-3, 3e-3),                         # Adam learning rates, for every objective
+    options=dict(dsh=("alpha", (0.1, 0.01)),       # quantization weight: VTS's, the DSH paper's
+                 hashnet=("alpha", (0.1, 0.5)),    # theta = alpha <h_i, h_j>
+                 greedyhash=("alpha", (0.1, 1.0)),   # cubic penalty: VTS's, upstream ImageNet's
+                 idhn=("pairs", ("bank", "batch")),  # against the bank (VTS) or in-batch
+                 csq=("lam", (1e-4, 1e-2)),        # quantization weight
+                 dpn=("margin", (1.0, 0.5)),       # polarization margin
+                 transhash=("gamma_per_bit", (0.25, 0.5))),   # Cauchy scale per bit
+    rungs=((10, (32,), 2), (30, (32,), 1), (60, (32,))),   # (epochs, bits, how many go on)
+    longest=120,                                   # then doubling the epochs while still rising
+    tolerance=0.01,                                # an epoch this close to the best counts as it
+    dataset="digits:val", eval_every=10, seed=0)
+
+def sweep_config(loss: str, lr: float, value, bits: int, epochs: int,
+                 space: dict = SWEEP_SPACE) -> RunConfig:
+    "The checked `RunConfig` of one trial: the objective's option at `value`, on `digits:val`."
+    option = space["options"][loss][0]
+    return check_config(recipe_config("short", loss=loss, bits=bits, lr=lr, epochs=epochs,
+                                      options={option: value}, eval_every=space["eval_every"],
+                                      dataset=space["dataset"], seed=space["seed"]))
+
+def trial_name(cfg: RunConfig) -> str:
+    "A sweep trial's folder: '<loss>-<bits>-lr<lr>-<option><value>'."
+    options = "-".join(f"{k}{v}" for k, v in cfg.options.items())
+    return f"{cfg.loss}-{cfg.bits}-lr{cfg.lr:g}-{options}"
+
+def sweep_scores(records: list[dict], space: dict = SWEEP_SPACE) -> dict:
+    "{(loss, lr, value, bits): {epoch: validation mAP}} from the log (continued trials merge)."
+    scores = {}
+    for r in records:
+        c = r["config"]
+        if c["dataset"] != space["dataset"] or c["loss"] not in space["options"]: continue
+        value = c["options"].get(space["options"][c["loss"]][0])
+        key = (c["loss"], c["lr"], value, c["bits"])
+        scores.setdefault(key, {}).update(dict(r["evaluations"]))
+    return scores
+
+def rung_size(rung: int, space: dict = SWEEP_SPACE) -> tuple[int, tuple]:
+    "(epochs, bits) of rung 1, 2, …: the listed rungs, then the last with its epochs doubled."
+    n = len(space["rungs"])
+    epochs, bits = space["rungs"][min(rung, n) - 1][:2]
+    return epochs * 2 ** max(rung - n, 0), bits
+
+def sweep_walk(loss: str, scores: dict, space: dict = SWEEP_SPACE) -> tuple:
+    """Follow `loss` through the rungs in `scores`: (rung to run next or None when done, its trials
+    (lr, value) best first, {trial: (epoch, mean validation mAP over the rung's bits)} of the last
+    finished rung, where the epoch is the earliest evaluation within `tolerance` of the best)."""
+    trials, best, rung = [(lr, v) for lr in space["lr"] for v in space["options"][loss][1]], {}, 1
+    while True:
+        epochs, bits = rung_size(rung, space)
+        per = {t: [scores.get((loss, *t, b), {}) for b in bits] for t in trials}
+        if not all(epochs in p for ps in per.values() for p in ps): return rung, trials, best
+        curve = {t: {e: sum(p[e] for p in ps) / len(ps) for e in ps[0] if e <= epochs}
+                 for t, ps in per.items()}
+        top = {t: max(c.values()) for t, c in curve.items()}
+        best = {t: min((e, m) for e, m in c.items() if m >= top[t] - space["tolerance"])
+                for t, c in curve.items()}
+        trials = sorted(trials, key=lambda t: -top[t])           # ranked by their best mAP
+        if rung < len(space["rungs"]): trials = trials[:space["rungs"][rung - 1][2]]
+        elif best[trials[0]][0] < epochs or 2 * epochs > space["longest"]:
+            return None, trials, best
+        else: trials = trials[:1]              # still rising (by more than the tolerance): go on
+        rung += 1
+
+def sweep_next(records: list[dict], space: dict = SWEEP_SPACE) -> dict[str, RunConfig]:
+    "The trials to run next, {folder: RunConfig}: each objective's current rung (none when done)."
+    scores, out = sweep_scores(records, space), {}
+    for loss in space["options"]:
+        rung, trials, _ = sweep_walk(loss, scores, space)
+        if rung is None: continue
+        epochs, bits = rung_size(rung, space)
+        for t in trials:
+            for b in bits:
+                cfg = sweep_config(loss, *t, b, epochs, space); out[trial_name(cfg)] = cfg
+    return out
+
+def choose_recipes(records: list[dict], space: dict = SWEEP_SPACE) -> dict[str, dict]:
+    "Per objective: the last rung's best trial and epoch (mean validation mAP over its bits)."
+    scores, recipes = sweep_scores(records, space), {}
+    for loss, (option, _) in space["options"].items():
+        rung, trials, best = sweep_walk(loss, scores, space)
+        if rung is not None:
+            raise ValueError(f"The sweep has not finished {loss} (rung {rung} to run); run tools/"
+                             "sweep_recipes.py again: it continues where it stopped.")
+        (lr, value), (epochs, val) = trials[0], best[trials[0]]
+        recipes[loss] = dict(lr=lr, epochs=epochs, options={option: value}, val_mAP=round(val, 4))
+    return recipes
+
+def recipes_markdown(recipes: dict[str, dict]) -> str:
+    "The recipes as a markdown table: objective, Adam rate, epochs, option, validation mAP."
+    rows = ["| objective | Adam lr | epochs | option | validation mAP at 32 bits (%) |",
+            "|---|---:|---:|---|---:|"]
+    for l, r in recipes.items():
+        options = ", ".join(f"{k}={v}" for k, v in r["options"].items())
+        seeds = f" (mean of {len(r['per_seed'])} seeds)" if "per_seed" in r else ""
+        rows.append(f"| {NAMES.get(l, l)} | {r['lr']:g} | {r['epochs']} | {options} | "
+                    f"{100 * r['val_mAP']:.1f}{seeds} |")
+    return "\n".join(rows) + "\n"
+
+# %% ../nbs/a7_reproduce.ipynb #7ec1pe11
+SEED_SPACE = dict(transhash=dict(lr=(1e-3, 5e-4), value=0.25, bits=32, epochs=120,
+                                 seeds=(0, 1, 2)))   # the option's value: the sweep's choice
+
+def seed_trials(loss: str, space: dict = SEED_SPACE) -> dict[str, RunConfig]:
+    "`loss`'s seeded extension: each rate x seed on the validation split, {folder: RunConfig}."
+    s = space[loss]
+    cfgs = [replace(sweep_config(loss, lr, s["value"], s["bits"], s["epochs"]), seed=seed)
+            for lr in s["lr"] for seed in s["seeds"]]
+    return {f"{trial_name(c)}-s{c.seed}": check_config(c) for c in cfgs}
+
+def choose_over_seeds(records: list[dict], loss: str, space: dict = SEED_SPACE,
+                      tolerance: float = SWEEP_SPACE["tolerance"]) -> dict:
+    """`loss`'s recipe from its seeded trials: the rate with the best mean validation mAP over the
+    seeds, at its earliest evaluated epoch within `tolerance` of that best; and each seed's mAP."""
+    s, curves = space[loss], {}
+    for r in records:
+        c = r["config"]
+        if c["loss"] == loss and c["dataset"] == SWEEP_SPACE["dataset"]:
+            curves.setdefault(c["lr"], {}).setdefault(c["seed"], {}).update(dict(r["evaluations"]))
+    if missing := [(lr, seed) for lr in s["lr"] for seed in s["seeds"]
+                   if s["epochs"] not in curves.get(lr, {}).get(seed, {})]:
+        raise ValueError(f"{len(missing)} seeded trials of {loss} are not finished (rate, seed: "
+                         f"{missing}); run tools/sweep_recipes.py --seeds {loss} again.")
+    mean = {lr: {e: statistics.mean(curves[lr][seed][e] for seed in s["seeds"])
+                 for e in curves[lr][s["seeds"][0]]} for lr in s["lr"]}
+    lr = max(s["lr"], key=lambda lr: max(mean[lr].values()))
+    epoch = min(e for e, m in mean[lr].items() if m >= max(mean[lr].values()) - tolerance)
+    option = SWEEP_SPACE["options"][loss][0]
+    return dict(lr=lr, epochs=epoch, options={option: s["value"]},
+                val_mAP=round(mean[lr][epoch], 4),
+                per_seed=[round(curves[lr][seed][epoch], 4) for seed in s["seeds"]])
+
+def logged_recipes(folder) -> dict[str, dict]:
+    "The recipes in `folder`'s logs: the sweep's (sweep.jsonl), a seeded extension's in its place."
+    folder, recipes = Path(folder), choose_recipes(read_log(Path(folder) / "sweep.jsonl"))
+    for loss in SEED_SPACE:
+        if (log := folder / f"{loss}_seeds.jsonl").exists():
+            recipes[loss] = choose_over_seeds(read_log(log), loss)
+    return recipes
+
+# %% ../nbs/a7_reproduce.ipynb #7ec1pe12
+def recipe_story(loss: str, docs="../docs") -> str:
+    "What a loss lesson prints about `loss` on digits: its trials, its recipe, both tables' rows."
+    docs, r = Path(docs), OBJECTIVE_RECIPES["digits"][loss]
+    if not (docs / "digits_recipes").exists():
+        return f"{docs}/ is not in this copy (a Colab runtime): the logs are in the repository."
+    option = SWEEP_SPACE["options"][loss][0]
+    fmt = lambda curve: " ".join(f"{m:.3f}" for _, m in sorted(curve.items()))
+    lines = [f"{NAMES[loss]} in the sweep (validation mAP every 10 epochs; "
+             f"{SWEEP_SPACE['dataset']}, 32 bits, seed 0):"]
+    scores = sweep_scores(read_log(docs / "digits_recipes" / "sweep.jsonl"))
+    lines += [f"  lr {lr:g}, {option}={v}: {fmt(c)}"
+              for (l, lr, v, _), c in scores.items() if l == loss]
+    if (seeded := docs / "digits_recipes" / f"{loss}_seeds.jsonl").exists():
+        curves = {}
+        for t in read_log(seeded):
+            c = curves.setdefault(t["config"]["lr"], {})
+            for e, m in t["evaluations"]: c.setdefault(e, []).append(m)
+        seeds = ", ".join(map(str, SEED_SPACE[loss]["seeds"]))
+        mean = lambda c: {e: statistics.mean(ms) for e, ms in c.items()}
+        lines += [f"  lr {lr:g}, mean of seeds {seeds}: {fmt(mean(c))}"
+                  for lr, c in curves.items()]
+    lines.append(f"the digits recipe: Adam lr {r['lr']:g}, {r['epochs']} epochs, "
+                 + ", ".join(f"{k}={v}" for k, v in r["options"].items()))
+    for name, what in (("digits_grid", "one recipe for all, best of 3 evaluations, seed 0"),
+                       ("digits_recipes", "its own recipe, at the end, mean ± sd over 3 seeds")):
+        rows = table1_rows(read_log(docs / name / LOG))
+        row = next(t for t in rows if t["objective"] == NAMES[loss])
+        sd = lambda b: f" ± {row[b + ' sd']:.1f}" if row.get(b + " sd") is not None else ""
+        cols = [f"{n}b" for n in PAPER_BITS]
+        lines.append(f"mAP (%), {what}: " + "  ".join(f"{b} {row[b]:.1f}{sd(b)}" for b in cols))
+    return "\n".join(lines)

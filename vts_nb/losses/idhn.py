@@ -48,16 +48,20 @@ class IDHNLoss(BankLoss):
     "IDHN (Zhang et al. 2020) as VTS computes it: hard/soft pair loss of softsign codes vs a bank."
     has_faithful = True   # the zero rows of a fresh bank (spec §0), the only bug VTS adds to IDHN
     def __init__(self, bits: int, num_classes: int, num_train: int, faithful: bool = False,
-                 seed: int = 0,
-                 alpha: float = 0.5,    # theta = alpha <v_i, V_j>
+                 seed: int = 0, alpha: float = 0.5,    # theta = alpha <v_i, V_j>
                  gamma: float = 0.1,    # weight of the soft-pair squared error
                  lam: float = 0.1,      # weight of the quantization term
                  eps: float = 1e-5,     # in the label cosine
-                 mask_unseen: bool | None = None): # None -> not faithful
+                 mask_unseen: bool | None = None, # None -> not faithful
+                 pairs: str = "bank"):  # 'bank': against the bank (VTS); 'batch': in-batch
         super().__init__(bits, num_classes, num_train, faithful, seed, mask_unseen)
-        self.alpha, self.gamma, self.lam, self.eps = alpha, gamma, lam, eps
+        if pairs not in ("bank", "batch"):
+            raise ValueError(f"pairs must be 'bank' or 'batch', not {pairs!r}.")
+        self.alpha, self.gamma, self.lam, self.eps, self.pairs = alpha, gamma, lam, eps, pairs
 
     def relax(self, u: Tensor) -> Tensor: return F.softsign(u)   # (B, q) v = u / (1 + |u|)
+    def bank_step(self, v: Tensor, y: Tensor, idx: Tensor):         # 'batch': no bank, v vs itself
+        return (v, y) if self.pairs == "batch" else super().bank_step(v, y, idx)
 
     def objective(self, u: Tensor, y: Tensor, U: Tensor, Y: Tensor) -> Tensor:
         "Loss of the batch against given bank rows (pure; the bank is not touched)."
@@ -67,4 +71,5 @@ class IDHNLoss(BankLoss):
         return pairs.mean() + self.lam * idhn_quantization(v)
 
     def extra_repr(self):
-        return super().extra_repr() + f", alpha={self.alpha}, gamma={self.gamma}, lam={self.lam}"
+        return (super().extra_repr() + f", alpha={self.alpha}, gamma={self.gamma}, "
+                f"lam={self.lam}, pairs={self.pairs!r}")
