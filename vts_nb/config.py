@@ -7,10 +7,11 @@ __all__ = ['NONNEG', 'POS', 'BOOL', 'TRIES', 'OBJECTIVES', 'RECIPES', 'OBJECTIVE
            'MAX_PATCHES', 'DATASETS', 'VALIDATION', 'CIFAR10_FILES', 'LIST_FILES', 'NORMS', 'PRECISIONS', 'DEVICE',
            'BOUNDS', 'NONE_MEANS', 'FILES', 'EVAL_FILES', 'LEGACY', 'LATE_FIELDS', 'LOCATIONS', 'EXECUTION', 'ROLES',
            'INDEX_FORMAT', 'WIDE_MODES', 'IMAGE_MODES', 'Range', 'accepts', 'describe', 'Objective', 'loss_options',
-           'RunConfig', 'recipe_config', 'DatasetInfo', 'check_fields', 'check_option', 'check_objective',
-           'check_backbone', 'check_data', 'check_config', 'check_data_files', 'check_batch_size', 'check_device_name',
-           'check_precision_device', 'read_json', 'read_config', 'config_diff', 'check_out', 'saved_run',
-           'check_run_folder', 'check_run', 'read_split', 'read_index_header', 'printable', 'check_image_file']
+           'RunConfig', 'recipe_config', 'digits_story', 'DatasetInfo', 'check_fields', 'check_option',
+           'check_objective', 'check_backbone', 'check_data', 'check_config', 'check_data_files', 'check_batch_size',
+           'check_device_name', 'check_precision_device', 'read_json', 'read_config', 'config_diff', 'check_out',
+           'saved_run', 'check_run_folder', 'check_run', 'read_split', 'read_index_header', 'printable',
+           'check_image_file']
 
 # %% ../nbs/a11_config.ipynb #a46aee8b
 import json, math, os, re
@@ -162,6 +163,14 @@ def recipe_config(recipe: str = "short", **fields) -> RunConfig:
     per = dict(OBJECTIVE_RECIPES.get(recipe, {}).get(fields.get("loss", RunConfig.loss), {}))
     options = per.pop("options", {}) | fields.pop("options", {})       # the fields' options win, one by one
     return RunConfig(**(dict(recipe=recipe) | RECIPES[recipe] | per | fields | dict(options=options)))
+
+# %% ../nbs/a11_config.ipynb #rs11co01
+def digits_story(loss: str, docs="../docs") -> str:
+    "What the recorded digits search found for `loss`: a7's text in docs/digits_recipes/stories.json."
+    path = Path(docs) / "digits_recipes" / "stories.json"
+    if not path.exists():
+        return f"{path} is not in this copy (a Colab runtime): the logs are in the repository."
+    return json.loads(path.read_text())[loss]
 
 # %% ../nbs/a11_config.ipynb #b3470163
 BACKBONES = {  # name: ViT patch size (None: a CNN), pretrained weights exist, smallest image side

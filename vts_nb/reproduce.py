@@ -9,7 +9,7 @@ __all__ = ['PAPER_TABLE1', 'PAPER_BACKBONES', 'PAPER_LOSSES', 'PAPER_BITS', 'GRI
            'versions', 'gpu_name', 'cell_record', 'train_args', 'grid_commands', 'table1_rows', 'table1_markdown',
            'write_tables', 'gpu_slots', 'cpu_slots', 'run_grid', 'sweep_config', 'trial_name', 'sweep_scores',
            'rung_size', 'sweep_walk', 'sweep_next', 'choose_recipes', 'recipes_markdown', 'seed_trials',
-           'choose_over_seeds', 'logged_recipes', 'recipe_story']
+           'choose_over_seeds', 'logged_recipes', 'diagnostic_lines', 'recipe_story']
 
 # %% ../nbs/a7_reproduce.ipynb #89ec9539
 import hashlib, json, os, shlex, statistics, subprocess, sys, time
@@ -504,6 +504,33 @@ def logged_recipes(folder) -> dict[str, dict]:
     return recipes
 
 # %% ../nbs/a7_reproduce.ipynb #7ec1pe12
+def diagnostic_lines(loss: str, docs="../docs") -> list[str]:
+    "What `docs`/digits_recipes/diagnostics.json says of `loss`'s 32-bit runs (appendix a7)."
+    path = Path(docs) / "digits_recipes" / "diagnostics.json"
+    runs = [d for c, d in json.loads(path.read_text()).items()
+            if c.split("-")[1] == loss] if path.exists() else []
+    if not runs: return []
+    val = logged_recipes(path.parent)[loss]
+    mean = lambda k: 100 * statistics.mean(d[k] for d in runs)
+    span = lambda k, f=".2f": f"{min(d[k] for d in runs):{f}} to {max(d[k] for d in runs):{f}}"
+    seeds = f"mean of {len(val['per_seed'])} seeds" if "per_seed" in val else "seed 0"
+    q, t = mean("query_mAP"), mean("query_train_mAP")
+    lines = [f"mAP (%) at 32 bits, mean of {len(runs)} seeds, by what the queries search: the "
+             f"unseen database {q:.1f} (the table), the training images {t:.1f} ({t - q:+.1f}); "
+             f"the validation split (its database: training images; {seeds}) "
+             f"{100 * val['val_mAP']:.1f}",
+             f"its 32-bit codes: train mAP {span('train_mAP', '.3f')}; database pairs of one "
+             f"class {span('d_sim')} bits apart, of two {span('d_dis')}; accuracy of the best "
+             f"radius {span('radius_acc', '.3f')}"]
+    if "stream_mAP" in runs[0]:                                  # TransHash: its three streams
+        ratio = [d["grad_u"][f"pair {s}"] / d["grad_u"][f"quant {s}"] for d in runs for s in
+                 range(len(d["stream_mAP"]))]
+        alone = [m for d in runs for m in d["stream_mAP"]]
+        lines.append(f"each stream's bits alone: query mAP {min(alone):.3f} to {max(alone):.3f}; "
+                     f"|dL/du| of the pair term / lam x quantization's, per stream: "
+                     f"{min(ratio):.1f} to {max(ratio):.1f}")
+    return lines
+
 def recipe_story(loss: str, docs="../docs") -> str:
     "What a loss lesson prints about `loss` on digits: its trials, its recipe, both tables' rows."
     docs, r = Path(docs), OBJECTIVE_RECIPES["digits"][loss]
@@ -534,4 +561,4 @@ def recipe_story(loss: str, docs="../docs") -> str:
         sd = lambda b: f" ± {row[b + ' sd']:.1f}" if row.get(b + " sd") is not None else ""
         cols = [f"{n}b" for n in PAPER_BITS]
         lines.append(f"mAP (%), {what}: " + "  ".join(f"{b} {row[b]:.1f}{sd(b)}" for b in cols))
-    return "\n".join(lines)
+    return "\n".join(lines + diagnostic_lines(loss, docs))
