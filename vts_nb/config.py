@@ -166,7 +166,7 @@ def recipe_config(recipe: str = "short", **fields) -> RunConfig:
 
 # %% ../nbs/a11_config.ipynb #rs11co01
 def digits_story(loss: str, docs="../docs") -> str:
-    "What the recorded digits search found for `loss`: a7's text in docs/digits_recipes/stories.json."
+    "What the digits search found for `loss`: a7's text in docs/digits_recipes/stories.json."
     path = Path(docs) / "digits_recipes" / "stories.json"
     if not path.exists():
         return f"{path} is not in this copy (a Colab runtime): the logs are in the repository."
