@@ -168,9 +168,9 @@ def save_weights(model, path):
 def load_weights(model, path):
     "Load a safetensors file written by `save_weights` into `model`, strictly (see `load_state`)."
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load
     path = check_input_file(path, "weights")
-    try: state = load_file(path)
+    try: state = load(path.read_bytes())                      # bytes: any path, UTF-8 or not
     except (SafetensorError, OSError) as e:
         raise ValueError(f"{path} is not a readable weights file ({e}).") from None
     return load_state(model, state, path)
