@@ -95,8 +95,9 @@ def check_figure_replaceable(path) -> Path:
         with Image.open(check_input_file(path, "figure")) as img: ours = img.info.get("Software")
     except (OSError, ValueError, SyntaxError): ours = None
     if ours != DRAWN_BY:
-        raise ValueError(f"{path} exists and is not a figure vts-nb drew; vts-nb replaces only its "
-                         "own figures, so choose another output path (or move that file away).")
+        raise ValueError(f"{path} exists and is not a figure vts-nb drew; vts-nb replaces only "
+                         "its own figures, so choose another output path (or move that file "
+                         "away).")
     return Path(path)
 
 def check_writable(path) -> Path:
