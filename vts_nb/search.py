@@ -7,13 +7,14 @@ __all__ = ['BACKENDS', 'HammingIndex']
 
 # %% ../nbs/a4_search_index.ipynb #f6a0564f
 import functools, json
+from pathlib import Path
 
 import numpy as np
 import torch
 from fastcore.basics import patch
 from numba import njit
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save
+from safetensors import SafetensorError
+from safetensors.torch import load, save
 
 from .files import atomic_write, check_input_file
 from .metrics import (as_codes, as_words, distance_dtype, int_at_least, map_chunks,
@@ -276,14 +277,15 @@ def _read_header(header, packed, path):
 def load(cls: HammingIndex, path, backend='exact', device='cpu'):
     "A `HammingIndex` from a file written by `HammingIndex.save`, on `device`; else a ValueError."
     check_input_file(path, "index")                             # a FIFO would hang the reader
+    raw = Path(path).read_bytes()                               # bytes: any path, UTF-8 or not
     try:
-        with safe_open(str(path), framework='pt') as f:
-            header = f.metadata() or {}
-            packed = f.get_tensor('codes') if 'codes' in f.keys() else None
-            ivf = f.get_tensor('ivf') if backend == 'ivf' and 'ivf' in f.keys() else None
+        tensors = load(raw)
+        size = int.from_bytes(raw[:8], 'little')                  # safetensors: 8-byte length, JSON
+        header = json.loads(raw[8:8 + size]).get('__metadata__') or {}
     except SafetensorError as e:
         raise ValueError(f"{path} is truncated, corrupt or not a safetensors file ({e}); rebuild "
                          "the index and save it again.") from e
+    packed, ivf = tensors.get('codes'), tensors.get('ivf') if backend == 'ivf' else None
     if header.get('format') != _FORMAT or packed is None:
         raise ValueError(f"{path} is not a HammingIndex file (no '{_FORMAT}' metadata); write one "
                          "with HammingIndex.save.")
