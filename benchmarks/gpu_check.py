@@ -38,7 +38,6 @@ LIMITS = dict(probe=90, bench_train=210, bench_eval=60, nbdev_gpu=180, resume=12
 BUDGET = 480                       # s: no step starts after it, and none runs past it
 MIN_STEP = 15                      # s: a step with less than this left of the budget is not started
 CLI = [sys.executable, "-c", "import sys; from vts_nb.cli import main; sys.exit(main(sys.argv[1:]))"]
-NBDEV_TEST = [sys.executable, "-c", "import sys; from nbdev.test import nbdev_test; sys.exit(nbdev_test())"]
 
 
 class Check:
@@ -205,15 +204,21 @@ def gpu_notebooks() -> list[Path]:
     return sorted(p for p in (ROOT / "nbs").glob("*.ipynb") if '"#| gpu' in p.read_text())
 
 
+def nbdev_test_cmd(**options) -> list:
+    "nbdev-test as `python3 -c`, its options passed as keywords: under `-c` it has no command line to parse."
+    return [sys.executable, "-c", f"import sys; from nbdev.test import nbdev_test; sys.exit(nbdev_test(**{options!r}))"]
+
+
 def step_nbdev_gpu(c: Check) -> dict:
     nbs = gpu_notebooks()
     assert nbs, "no notebook has #| gpu cells"
-    if c.dry:
-        import nbdev.test, execnb.shell                            # the runner and its IPython shell import
-        c.log(f"dry run: would run nbdev-test --flags gpu on {', '.join(p.name for p in nbs)}")
-        return dict(notebooks=[p.name for p in nbs], ran=False)
     regex = "^(" + "|".join(re.escape(p.name) for p in nbs) + ")$"
-    c.run([*NBDEV_TEST, "--flags", "gpu", "--n-workers", "3", "--timing", "--file-re", regex], "nbdev_gpu",
+    if c.dry:                      # the runner starts and takes its options: a pattern no notebook matches
+        out = c.run(nbdev_test_cmd(flags="gpu", file_re="^no notebook$"), "nbdev_gpu (the runner)", 60)
+        assert "No files were eligible" in out, f"nbdev_test ignored its options: {last_line(out)}"
+        c.log(f"dry run: would run nbdev_test(flags='gpu', file_re={regex!r})")
+        return dict(notebooks=[p.name for p in nbs], ran=False)
+    c.run(nbdev_test_cmd(flags="gpu", n_workers=3, timing=True, cell_timing_min=5., file_re=regex), "nbdev_gpu",
           LIMITS["nbdev_gpu"])
     return dict(notebooks=[p.name for p in nbs], ran=True)
 
