@@ -218,8 +218,8 @@ def step_nbdev_gpu(c: Check) -> dict:
         assert "No files were eligible" in out, f"nbdev_test ignored its options: {last_line(out)}"
         c.log(f"dry run: would run nbdev_test(flags='gpu', file_re={regex!r})")
         return dict(notebooks=[p.name for p in nbs], ran=False)
-    c.run(nbdev_test_cmd(flags="gpu", n_workers=3, timing=True, cell_timing_min=5., file_re=regex), "nbdev_gpu",
-          LIMITS["nbdev_gpu"])
+    c.run(nbdev_test_cmd(flags="gpu", n_workers=len(nbs), timing=True, cell_timing_min=5., file_re=regex),
+          "nbdev_gpu", LIMITS["nbdev_gpu"])                      # a worker a notebook: 16 cores, one GPU
     return dict(notebooks=[p.name for p in nbs], ran=True)
 
 
