@@ -56,7 +56,13 @@ def fixtures(tmp: Path) -> dict:
               bad_option=copy("option", config=dict(options={"nope": 1})),
               bad_key=copy("key", config=dict(nope=1)), bad_loss=copy("loss", config=dict(loss="cqs")),
               bad_options=copy("options", config=dict(options=[1, 2])), int64=copy("int64"),
-              shape=copy("shape"), stale=copy("stale"))
+              shape=copy("shape"), stale=copy("stale"),
+              train_in_db=copy("train_in_db", split=dict(train=[db[0], *split["train"][1:]])),
+              fifo_history=copy("fifo_history"), device_plot=copy("device_plot"), not_a_lock=copy("lock"))
+    (f["fifo_history"] / "history.json").unlink(); os.mkfifo(f["fifo_history"] / "history.json")
+    (f["device_plot"] / "training.png").unlink(); (f["device_plot"] / "training.png").symlink_to("/dev/null")
+    (f["not_a_lock"] / "run.lock").write_text("the user's notes")
+    (tmp / "holiday.png").write_bytes(f["png"].read_bytes())
     save_file({k: (v * 100).long() for k, v in model.state_dict().items()}, f["int64"] / "model.safetensors")
     (f["shape"] / "model.safetensors").unlink()
     save_checkpoint(f["shape"] / "checkpoint.pt", model={"w": torch.zeros(3)}, loss={}, optimizer={}, epoch=0)
@@ -128,12 +134,17 @@ def cases(f: dict, tmp: Path) -> tuple[list, list]:
         ("--lr 1e38", ("train", "--lr", "1e38", "--out", new)),
         ("--ckpt-every 0", ("train", "--ckpt-every", 0, "--out", new)),
         ("--fresh on another project's folder", ("train", "--fresh", "--out", f["foreign"])),
+        ("resume: a FIFO as history.json", ("train", "--epochs", 2, "--out", f["fifo_history"])),
+        ("--fresh: a device as training.png", ("train", "--fresh", "--out", f["device_plot"])),
+        ("a run.lock that is not a lock", ("train", "--out", f["not_a_lock"])),
+        ("reproduce --workers 10^6", ("reproduce", "--workers", 10**6, "--out", new)),
         ("foreign weights in --out", ("train", "--out", f["weights_only"])),
         ("eval: not a run folder", ("eval", tmp)),
         ("eval --topk 0", ("eval", run, "--topk", 0)),
         ("eval: database repeated in split.json", ("eval", f["repeated"])),
         ("eval: non-integer split index", ("eval", f["float_split"])),
         ("eval: another dataset's split", ("eval", f["other_split"])),
+        ("eval: a training image in the database", ("eval", f["train_in_db"])),
         ("eval: unknown option in config.json", ("eval", f["bad_option"])),
         ("eval: unknown key in config.json", ("eval", f["bad_key"])),
         ("eval: bad loss in config.json", ("eval", f["bad_loss"])),
@@ -154,6 +165,7 @@ def cases(f: dict, tmp: Path) -> tuple[list, list]:
         ("search: index without provenance", ("search", tmp / "no_provenance.st", png)),
         ("search: a FIFO as the query", ("search", idx, tmp / "fifo.png")),
         ("search: a FIFO as --png", ("search", idx, png, "--png", tmp / "fifo.png")),
+        ("search: --png a picture of the user's", ("search", idx, png, "--png", tmp / "holiday.png")),
     ]
     after = [  # only the model can answer these
         ("eval: int64 weights", ("eval", f["int64"])),

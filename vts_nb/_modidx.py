@@ -162,6 +162,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'vts_nb.files.RunLocked': ('a0_files.html#runlocked', 'vts_nb/files.py'),
                               'vts_nb.files._pid_alive': ('a0_files.html#_pid_alive', 'vts_nb/files.py'),
                               'vts_nb.files.atomic_write': ('a0_files.html#atomic_write', 'vts_nb/files.py'),
+                              'vts_nb.files.check_figure_replaceable': ('a0_files.html#check_figure_replaceable', 'vts_nb/files.py'),
                               'vts_nb.files.check_input_file': ('a0_files.html#check_input_file', 'vts_nb/files.py'),
                               'vts_nb.files.check_output_file': ('a0_files.html#check_output_file', 'vts_nb/files.py'),
                               'vts_nb.files.check_replaceable': ('a0_files.html#check_replaceable', 'vts_nb/files.py'),

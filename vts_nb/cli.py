@@ -16,7 +16,8 @@ from .config import (BOUNDS, EVAL_FILES, FILES, NONE_MEANS, OBJECTIVE_RECIPES, R
                            check_image_file, check_out, check_precision_device, check_run,
                            check_run_folder, printable, read_config, read_index_header,
                            recipe_config, saved_run)
-from .files import RunLocked, check_input_file, check_output_file, check_replaceable
+from .files import (RunLocked, check_figure_replaceable, check_input_file, check_output_file,
+                          check_replaceable)
 
 # %% ../nbs/a6_cli.ipynb #312b7052
 class Parser(argparse.ArgumentParser):
@@ -308,6 +309,7 @@ def search(args):
     check_run(meta["run"], data=False)
     queries = image_paths(args.queries)
     png = check_output_file(args.png, [*queries, args.index, *run_files(meta["run"])])
+    check_figure_replaceable(png)                                     # ours to replace, or new
     from vts_nb.run import load_run                                   # torch from here on
     from vts_nb.model import encode_images
     from vts_nb.search import HammingIndex
@@ -342,6 +344,7 @@ def reproduce(args):
     if common.get("eval_every") == "end": common["eval_every"] = None
     if args.option: common["options"] = dict(args.option)
     check_arg("--limit", args.limit, Range(int, 1, 10**6))
+    check_arg("--workers", args.workers, Range(int, 1, os.cpu_count() or 1))   # one core each
     check_device_name(args.device)
     grid = (parse_list(args.backbones, "backbones"), parse_list(args.losses, "losses"),
             parse_list(args.bits, "bits", int))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import NoneType
 from typing import get_args
-from .files import ASIDE, RunLock, check_input_file, check_writable
+from .files import ASIDE, LOCK, RunLock, check_input_file, check_writable, special_kind
 
 # %% ../nbs/a11_config.ipynb #513adff8
 def _num(x, kind) -> str: return str(int(x)) if kind is int else f"{x:g}"
@@ -430,6 +430,10 @@ def check_run_folder(out, cfg: RunConfig | None = None, fresh: bool = False) -> 
     out = check_out(out)
     if not out.exists(): return None
     folder = saved_run(out)
+    for f in {out / name for name in (*FILES.values(), *EVAL_FILES, LOCK)} | {folder / LOCK}:
+        if kind := special_kind(f):              # a FIFO would hang a reader; a device, replaced
+            raise ValueError(f"{f} is {kind}, not a file a vts-nb run writes; move it away or "
+                             "choose another --out.")
     found = [f for f in (*FILES.values(), *EVAL_FILES) if os.path.lexists(folder / f)]
     if found and FILES["config"] not in found:
         raise ValueError(f"{out} holds {', '.join(found)} but no {FILES['config']}: these "
@@ -481,6 +485,11 @@ def read_split(path, cfg: RunConfig) -> dict[str, list[int]]:
         if len(v) != n: raise bad(f"has {len(v)} {role} images, where a split has {n}")
     if set(d["query"]) & (set(d["train"]) | set(d["database"])):
         raise bad("has queries in the training set or database")
+    train, database, n = set(d["train"]), set(d["database"]), info.sizes
+    if sum(n.values()) == info.pool and train & database:      # the roles share out the pool
+        raise bad("has training images in the database")
+    if n["train"] == n["database"] != info.pool - n["query"] and train != database:   # ':val'
+        raise bad("has a database that is not its training set")
     return {role: d[role] for role in ROLES}
 
 # %% ../nbs/a11_config.ipynb #2c129e91

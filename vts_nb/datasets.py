@@ -159,6 +159,9 @@ class ListDataset(Dataset):
         self.paths = [self._resolve(p, replace_prefix or {}) for p in paths]
         if check_files:
             for p, n in zip(self.paths, self.lines):
+                if kind := special_kind(p):                   # a FIFO would hang the loader
+                    raise ValueError(f"{self.list_file}, line {n}: image {p} is {kind}, not a "
+                                     "regular file; check the list.")
                 if not p.is_file(): raise FileNotFoundError(self._missing(p, n))
 
     def _resolve(self, p: str, replace: dict) -> Path:
